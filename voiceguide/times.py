@@ -122,7 +122,7 @@ def format_duration(seconds: float) -> str:
 
 def format_clock(seconds: float) -> str:
     """``"mm:ss"`` (or ``"h:mm:ss"``) for displays and listings."""
-    total = int(round(seconds))
+    total = round(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

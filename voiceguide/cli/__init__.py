@@ -1,8 +1,53 @@
-"""The ``voiceguide`` command."""
+"""The ``voiceguide`` command: thin click wiring over the library.
+
+Every error a user can cause is a VoiceguideError; the group turns it into one
+line on stderr and a non-zero exit, so no command needs its own try/except.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
 
 import click
 
+from voiceguide import __version__
+from voiceguide.errors import VoiceguideError
 
-@click.group()
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VoiceguideError as err:
+            click.echo(f"voiceguide: {err}", err=True)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("voiceguide: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="voiceguide")
 def main() -> None:
-    """Talk a person through a back massage."""
+    """Talk a person through a back massage, hands free.
+
+    \b
+    Examples:
+      voiceguide routines                      list the built-in routines
+      voiceguide show therapist-ten-step       read the timed script
+      voiceguide render therapist-ten-step     write a session MP3 with chapters
+      voiceguide play therapist-ten-step       guide a massage live
+    """
+
+
+from voiceguide.cli.routines import new, routines, show, validate  # noqa: E402
+
+for _command in (routines, show, validate, new):
+    main.add_command(_command)
+
+# Other command modules register themselves below.
+
+from voiceguide.cli.ambience import ambience  # noqa: E402
+
+main.add_command(ambience)

@@ -1,0 +1,85 @@
+"""Options shared by every command that builds a session (show, render, play)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from voiceguide.compiler import Options
+from voiceguide.times import parse_seconds
+
+
+class TimeParam(click.ParamType):
+    """A time on the command line, written as in routines: 20m, 1h, 90s, 1m30s."""
+
+    name = "time"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_seconds(value)
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+TIME = TimeParam()
+
+
+def session_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the options that shape a session's timing."""
+    decorators = [
+        click.option("--length", "-l", type=TIME, help="Fit the session to this length, e.g. 20m."),
+        click.option(
+            "--pace",
+            type=click.FloatRange(0.25, 4.0),
+            default=None,
+            help="Tempo: 1 as written, 0.8 is 20% slower (longer strokes and gaps).",
+        ),
+        click.option(
+            "--detail",
+            type=click.Choice(["minimal", "normal", "detailed"]),
+            default=None,
+            help="How much is said: minimal skips next-up and time-left lines.",
+        ),
+        click.option(
+            "--count/--no-count",
+            "counting",
+            default=None,
+            help="Count repetitions aloud everywhere (default: where the routine asks).",
+        ),
+        click.option(
+            "--check-in",
+            type=TIME,
+            default=None,
+            help="Ask about pressure this often (e.g. 5m); 0 turns it off.",
+        ),
+    ]
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command
+
+
+def build_options(
+    *,
+    length: float | None,
+    pace: float | None,
+    detail: str | None,
+    counting: bool | None,
+    check_in: float | None,
+    wpm: float = 150.0,
+    ambience: str | None = None,
+) -> Options:
+    return Options(
+        pace=pace or 1.0,
+        length=length,
+        wpm=wpm,
+        counting=counting,
+        check_in=check_in,
+        detail=detail or "normal",  # type: ignore[arg-type]
+        ambience=ambience,
+    )

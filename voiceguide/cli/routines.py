@@ -1,0 +1,147 @@
+"""Commands about routines and scripts: routines, show, validate, new."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import click
+
+from voiceguide.cli.options import build_options, session_options
+from voiceguide.compiler import compile, natural_range
+from voiceguide.errors import RoutineError, VoiceguideError
+from voiceguide.routine import builtin_ids, load_builtin, load_file, load_routine
+from voiceguide.script import Script
+from voiceguide.templates import starter_routine
+from voiceguide.times import format_clock, format_duration
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def routines(as_json: bool) -> None:
+    """List the built-in routines.
+
+    \b
+    Example:
+      voiceguide routines --json
+    """
+    rows = []
+    for routine_id in builtin_ids():
+        routine = load_builtin(routine_id)
+        lo, hi = natural_range(routine)
+        rows.append({
+            "id": routine_id, "title": routine.title, "summary": routine.summary,
+            "based_on": routine.based_on, "steps": len(routine.steps),
+            "min_seconds": round(lo, 1), "max_seconds": round(hi, 1),
+        })  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    width = max(len(r["id"]) for r in rows) if rows else 2
+    click.echo(f"{'id':<{width}}  {'length':<13}  {'steps':>5}  title")
+    for r in rows:
+        span = f"{format_duration(r['min_seconds'])}..{format_duration(r['max_seconds'])}"
+        click.echo(f"{r['id']:<{width}}  {span:<13}  {r['steps']:>5}  {r['title']}")
+
+
+@click.command()
+@click.argument("routine")
+@session_options
+@click.option(
+    "--rate",
+    type=click.IntRange(80, 300),
+    default=150,
+    show_default=True,
+    help="Speech rate the timing is planned for, in words per minute.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the timed script as JSON.")
+def show(routine: str, rate: int, as_json: bool, **session: object) -> None:
+    """Print the timed script of ROUTINE (a built-in id or a YAML file).
+
+    \b
+    Examples:
+      voiceguide show therapist-ten-step
+      voiceguide show my-routine.yaml --length 15m --pace 0.8
+      voiceguide show lower-back-relax --json > session.json
+    """
+    loaded = load_routine(routine)
+    script = compile(loaded, build_options(wpm=rate, **session))  # type: ignore[arg-type]
+    for warning in script.warnings:
+        click.echo(f"voiceguide: warning: {warning}", err=True)
+    if as_json:
+        click.echo(script.to_json())
+        return
+    click.echo(describe(script, loaded.cautions))
+
+
+def describe(script: Script, cautions: tuple[str, ...] = ()) -> str:
+    """A readable script: chapters as headings, each cue with its time and kind."""
+    width = max(60, min(shutil.get_terminal_size((100, 24)).columns, 120))
+    lines = [f"{script.title} — {format_duration(script.duration)}"]
+    if script.based_on:
+        lines.append(f"based on: {script.based_on}")
+    for caution in cautions:
+        lines.append(f"caution: {caution}")
+    cues = list(script.cues)
+    for chapter in script.chapters:
+        length = format_duration(round(chapter.end - chapter.start))
+        lines.append("")
+        lines.append(f"{format_clock(chapter.start)}  {chapter.title}  ({length})")
+        inside = [c for c in cues if chapter.start <= c.at < chapter.end]
+        for cue in inside:
+            head = f"    {format_clock(cue.at)}  {cue.kind:<11}  "
+            body = textwrap.wrap(cue.text, width - len(head)) or [""]
+            lines.append(head + body[0])
+            lines.extend(" " * len(head) + more for more in body[1:])
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check routine FILES without making a sound; exit 2 if any is broken.
+
+    \b
+    Example:
+      voiceguide validate my-routine.yaml other.yaml
+    """
+    bad = 0
+    for path in files:
+        try:
+            routine = load_file(path)
+            lo, hi = natural_range(routine)
+        except VoiceguideError as err:
+            click.echo(str(err), err=True)
+            bad += 1
+            continue
+        span = (
+            format_duration(lo)
+            if abs(hi - lo) < 1
+            else f"{format_duration(lo)}..{format_duration(hi)}"
+        )
+        click.echo(f"{path}: ok ({len(routine.steps)} steps, {span})")
+    if bad:
+        raise SystemExit(2)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def new(name: str, force: bool) -> None:
+    """Write a commented starter routine NAME.yaml to edit.
+
+    \b
+    Example:
+      voiceguide new shoulders && voiceguide show shoulders.yaml
+    """
+    path = Path(name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
+    if path.exists() and not force:
+        raise RoutineError(f"{path} already exists (use --force to overwrite)")
+    title = path.stem.replace("-", " ").replace("_", " ").strip().capitalize() or "My routine"
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(starter_routine(title, path.name), encoding="utf-8")
+    os.replace(tmp, path)
+    click.echo(f"wrote {path}; try: voiceguide show {path}")

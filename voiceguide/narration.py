@@ -1,0 +1,124 @@
+"""The words voiceguide adds around a routine's own lines, and how long they take.
+
+Kept apart from the timing code so the phrasing can be tuned (or translated)
+without touching when things are said.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ONES = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen",
+]  # fmt: skip
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def number_word(n: int) -> str:
+    """English words for 0..999, which covers every count a massage needs."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens] + (f"-{_ONES[ones]}" if ones else "")
+    hundreds, rest = divmod(n, 100)
+    return f"{_ONES[hundreds]} hundred" + (f" and {number_word(rest)}" if rest else "")
+
+
+def count_line(n: int, total: int) -> str:
+    """What is said as repetition ``n`` of ``total`` begins (n >= 2)."""
+    word = number_word(n).capitalize()
+    if n == total and total >= 3:
+        return f"{word}. Last one."
+    return f"{word}."
+
+
+def reps_line(reps: int, counting: bool) -> str:
+    times = {1: "once", 2: "twice"}.get(reps, f"{number_word(reps)} times")
+    return f"Do this {times}; I will count." if counting and reps > 1 else f"Do this {times}."
+
+
+def first_side_line(side: str) -> str:
+    return f"Start on the {side} side."
+
+
+def side_switch_line(side: str) -> str:
+    return f"Now the other side: the {side}."
+
+
+def next_up_line(title: str) -> str:
+    return f"Coming up next: {_lower_first(title)}."
+
+
+def time_left_line() -> str:
+    return "About one minute left."
+
+
+def halfway_line() -> str:
+    return "Halfway there."
+
+
+def detail_line(technique: str | None, pressure: str | None, area: str | None) -> str:
+    """The extra sentence ``--detail detailed`` adds to an instruction."""
+    parts = []
+    if technique:
+        parts.append(f"The technique is {technique}.")
+    if pressure and area:
+        parts.append(f"Use {pressure} pressure over the {area}.")
+    elif pressure:
+        parts.append(f"Use {pressure} pressure.")
+    elif area:
+        parts.append(f"Work over the {area}.")
+    return " ".join(parts)
+
+
+def _lower_first(title: str) -> str:
+    """Lower-case a title's first word unless it looks like a name or acronym."""
+    first, _, rest = title.partition(" ")
+    if first[1:2].isupper():
+        return title
+    return first[:1].lower() + first[1:] + (f" {rest}" if rest else "")
+
+
+# ---------------------------------------------------------------- estimates
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*")
+_SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)")
+_COMMA = re.compile(r"[,–—]")
+
+#: Calibrated against espeak-ng's real clip lengths after trimming; see
+#: docs/benchmarks.md for the measurement. Syllables, not words, drive it:
+#: "effleurage" takes three times as long as "rub".
+SECONDS_PER_SYLLABLE_AT_100WPM = 0.40
+SENTENCE_PAUSE = 0.30
+COMMA_PAUSE = 0.12
+
+
+def syllables(word: str) -> int:
+    """A vowel-group count: crude, but good to a few percent over a sentence."""
+    word = word.lower()
+    if word.isdigit():
+        return max(1, len(word)) * 2
+    groups = re.findall(r"[aeiouy]+", word)
+    count = len(groups)
+    if word.endswith("e") and not word.endswith(("le", "ee", "ye")) and count > 1:
+        count -= 1
+    return max(1, count)
+
+
+def estimate_seconds(text: str, wpm: float) -> float:
+    """How long espeak takes to say ``text`` at ``wpm`` words per minute.
+
+    The compiler plans with this; the layout pass later replaces it with the
+    real clip length, so it only has to be close (and better a little long).
+    """
+    words = _WORD.findall(text)
+    if not words:
+        return 0.0
+    syllable_count = sum(syllables(w) for w in words)
+    speech = syllable_count * SECONDS_PER_SYLLABLE_AT_100WPM * 100.0 / wpm
+    pauses = max(0, len(_SENTENCE_END.findall(text)) - 1) * SENTENCE_PAUSE
+    pauses += len(_COMMA.findall(text)) * COMMA_PAUSE
+    return speech + pauses
