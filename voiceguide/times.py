@@ -49,6 +49,8 @@ def parse_seconds(value: object) -> float:
         seconds = float(value)
     elif isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
+        if text.startswith("-"):
+            raise ValueError("a time must be zero or more")
         if _NUMBER.fullmatch(text):
             seconds = float(text)
         else:
