@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -93,15 +94,15 @@ options_strategy = st.builds(
 def assert_well_formed(script: Script) -> None:
     cues = script.cues
     assert [c.at for c in cues] == sorted(c.at for c in cues)
-    for before, after in zip(cues, cues[1:], strict=False):
+    for before, after in itertools.pairwise(cues):
         assert after.at >= before.end + MIN_GAP - 1e-6, (before, after)
     for cue in cues:
-        assert 0 <= cue.at and cue.end <= script.duration + 1e-6
+        assert cue.at >= 0 and cue.end <= script.duration + 1e-6
         assert cue.text.strip()
     chapters = script.chapters
     assert chapters[0].start == 0
     assert chapters[-1].end == pytest.approx(script.duration, abs=1e-9)
-    for before, after in zip(chapters, chapters[1:], strict=False):
+    for before, after in itertools.pairwise(chapters):
         assert before.end == after.start
     assert all(c.end > c.start for c in chapters)
     beds = script.beds
@@ -191,7 +192,7 @@ def test_counts_fall_on_each_repetition() -> None:
     script = compile(ROUTINE)
     counts = _kinds(script, "count")
     assert [c.text for c in counts] == ["Two.", "Three.", "Four. Last one."]
-    gaps = [b.at - a.at for a, b in zip(counts, counts[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(counts)]
     assert gaps == pytest.approx([10.0, 10.0])
     instruction = next(c for c in script.cues if c.kind == "instruction" and c.step == 1)
     assert "four times; I will count" in instruction.text
@@ -291,7 +292,8 @@ def test_beds_follow_step_changes() -> None:
     routine = loads(
         "voiceguide: 1\ntitle: T\nambience: river\nsections:\n"
         "  - title: Up\n    steps: [{title: A, say: Knead., duration: 1m}]\n"
-        "  - title: Down\n    ambience: music-pad\n    steps: [{title: B, say: Glide., duration: 1m}]\n"
+        "  - title: Down\n    ambience: music-pad\n"
+        "    steps: [{title: B, say: Glide., duration: 1m}]\n"
     )
     script = compile(routine)
     assert [b.bed for b in script.beds] == ["river", "music-pad"]
