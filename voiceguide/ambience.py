@@ -1,0 +1,217 @@
+"""Ambience beds: the bundled loops and any audio file a user points at.
+
+A bed is held in memory as one loop (at most a few minutes of float32 stereo)
+and read by absolute sample index, so the mixer can pull blocks of any size for
+a session of any length without memory growing. Bundled beds were generated
+periodic (``scripts/make_ambience.py``) and are tiled as they are; a user's file
+is made loopable by cross-fading its tail into its head.
+
+Decoding goes through the ffmpeg that ships with ``imageio-ffmpeg``: it is
+always there (no system ffmpeg needed) and reads mp3/ogg/wav/flac alike.
+Nothing is decoded at import time; bundled beds are decoded once and cached.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from voiceguide.errors import AudioError
+
+SESSION_RATE = 44100
+CHIME = "chime"
+MAX_LOOP_SECONDS = 240.0  # a user's file longer than this is cut: memory stays bounded
+MIN_USER_SECONDS = 3.0  # shorter files would loop audibly (and leave no room to cross-fade)
+MAX_CROSSFADE_SECONDS = 3.0
+SILENCE = 10 ** (-70 / 20)  # leading/trailing samples below −70 dBFS are trimmed from user files
+
+
+@dataclass(frozen=True)
+class BedInfo:
+    """One entry of the bundled manifest, as shown by ``voiceguide ambience list``."""
+
+    name: str
+    description: str
+    seconds: float
+    licence: str
+    path: Path
+    loop: bool = True
+
+
+def bundled_dir() -> Path:
+    """Folder of the bundled beds: inside an installed wheel, else the source checkout's."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "beds", package.parent / "ambience"):
+        if (candidate / "manifest.json").is_file():
+            return candidate
+    raise AudioError(
+        f"bundled ambience not found (looked in {package / 'beds'} and "
+        f"{package.parent / 'ambience'}); reinstall voiceguide"
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _manifest() -> tuple[BedInfo, ...]:
+    """Every manifest entry, chime included (read once: it never changes while running)."""
+    folder = bundled_dir()
+    entries = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return tuple(
+        BedInfo(
+            name=e["name"],
+            description=e["description"],
+            seconds=float(e["seconds"]),
+            licence=e["licence"],
+            path=folder / e["file"],
+            loop=bool(e.get("loop", True)),
+        )
+        for e in entries
+    )
+
+
+def list_beds() -> list[BedInfo]:
+    """The bundled beds a routine can name (the step-change chime is not a bed)."""
+    return [info for info in _manifest() if info.loop and info.name != CHIME]
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg bundled with imageio-ffmpeg (no system ffmpeg or ffprobe needed)."""
+    import imageio_ffmpeg  # imported lazily: it looks for its binary on import
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def decode(
+    path: Path | str, rate: int = SESSION_RATE, channels: int = 2, max_seconds: float | None = None
+) -> np.ndarray:
+    """Decode any audio file ffmpeg reads to float32 ``(n, channels)`` at ``rate``.
+
+    Raises AudioError (one line naming the file) when it is missing, not audio, or empty.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: no such audio file")
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-vn"]
+    if max_seconds is not None:
+        cmd += ["-t", f"{max_seconds:.3f}"]
+    cmd += ["-f", "f32le", "-ac", str(channels), "-ar", str(rate), "-"]
+    result = subprocess.run(cmd, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise AudioError(f"{path}: cannot decode audio ({_last_line(result.stderr)})")
+    samples = np.frombuffer(result.stdout, dtype="<f4").reshape(-1, channels)
+    if samples.shape[0] == 0:
+        raise AudioError(f"{path}: contains no audio")
+    return np.clip(samples, -1.0, 1.0).astype(np.float32)
+
+
+def _last_line(stderr: bytes) -> str:
+    """ffmpeg's most specific complaint is its last line; keep the error to one line."""
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else "ffmpeg failed"
+
+
+@functools.lru_cache(maxsize=8)
+def _bundled_loop(name: str) -> np.ndarray:
+    """Decode a bundled file once per process; read-only so no caller can spoil the cache."""
+    info = next(i for i in _manifest() if i.name == name)
+    loop = decode(info.path)
+    loop.setflags(write=False)
+    return loop
+
+
+def load_chime() -> np.ndarray:
+    """The soft step-change chime, float32 ``(n, 2)`` at SESSION_RATE (read-only, cached)."""
+    return _bundled_loop(CHIME)
+
+
+def make_loopable(samples: np.ndarray, rate: int = SESSION_RATE) -> np.ndarray:
+    """Turn a recording into a seamless loop by an equal-power cross-fade of tail into head.
+
+    The last ``x`` samples are faded out over the first ``x`` faded in and the result is
+    ``x`` shorter; the loop's end then continues exactly where the tail left off.
+    """
+    n = samples.shape[0]
+    fade = int(min(MAX_CROSSFADE_SECONDS * rate, n / 4))
+    theta = (np.arange(fade, dtype=np.float64) + 0.5) / fade * (np.pi / 2)
+    fade_in, fade_out = np.sin(theta)[:, None], np.cos(theta)[:, None]
+    loop = samples[: n - fade].astype(np.float64)
+    loop[:fade] = samples[:fade] * fade_in + samples[n - fade :] * fade_out
+    return np.clip(loop, -1.0, 1.0).astype(np.float32)
+
+
+def _trim_silence(samples: np.ndarray) -> np.ndarray:
+    """Drop digital silence at both ends so it does not become a gap in every loop."""
+    loud = np.flatnonzero(np.max(np.abs(samples), axis=1) > SILENCE)
+    return samples[loud[0] : loud[-1] + 1] if loud.size else samples[:0]
+
+
+class Bed:
+    """A loopable bed in memory, readable at any absolute sample index."""
+
+    def __init__(self, name: str, loop: np.ndarray, rate: int = SESSION_RATE) -> None:
+        if loop.ndim != 2 or loop.shape[1] != 2 or loop.shape[0] == 0:
+            raise ValueError("a bed's loop must be a non-empty (n, 2) array")
+        self.name = name
+        self.loop = loop
+        self.rate = rate
+
+    def __repr__(self) -> str:
+        return f"Bed({self.name!r}, {self.seconds:.1f} s)"
+
+    @property
+    def seconds(self) -> float:
+        return self.loop.shape[0] / self.rate
+
+    @classmethod
+    def load(cls, spec: str, base_dir: Path | None = None) -> Bed:
+        """A bundled bed by name (``river``) or an audio file (relative to ``base_dir``)."""
+        names = [info.name for info in list_beds()]
+        if spec in names:
+            return cls(spec, _bundled_loop(spec))
+        path = Path(spec).expanduser()
+        if base_dir is not None and not path.is_absolute():
+            path = Path(base_dir) / path
+        if path.suffix or "/" in spec or "\\" in spec or path.exists():
+            return cls.from_file(path)
+        raise AudioError(_unknown_name(spec, names))
+
+    @classmethod
+    def from_file(cls, path: Path) -> Bed:
+        """A user's recording, trimmed, capped at MAX_LOOP_SECONDS and cross-faded into a loop."""
+        fade_room = MAX_CROSSFADE_SECONDS
+        samples = _trim_silence(decode(path, max_seconds=MAX_LOOP_SECONDS + fade_room))
+        if samples.shape[0] < MIN_USER_SECONDS * SESSION_RATE:
+            seconds = samples.shape[0] / SESSION_RATE
+            raise AudioError(
+                f"{path}: {seconds:.1f} s of sound is too short to loop "
+                f"(need at least {MIN_USER_SECONDS:.0f} s)"
+            )
+        return cls(path.name, make_loopable(samples))
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        """``count`` frames from absolute index ``start`` of the endlessly repeated loop.
+
+        A pure function of (start, count): blocks cut anywhere join into the same signal.
+        """
+        n = self.loop.shape[0]
+        out = np.empty((count, 2), dtype=np.float32)
+        filled, pos = 0, start % n
+        while filled < count:
+            take = min(count - filled, n - pos)
+            out[filled : filled + take] = self.loop[pos : pos + take]
+            filled, pos = filled + take, 0
+        return out
+
+
+def _unknown_name(spec: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(spec, names, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return (
+        f"unknown ambience '{spec}': {hint}bundled beds are {', '.join(names)}; "
+        "or give a path to an mp3/ogg/wav/flac file"
+    )

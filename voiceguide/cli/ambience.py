@@ -1,0 +1,155 @@
+"""``voiceguide ambience``: list the bundled beds and preview how one loops.
+
+Errors are AudioError (a VoiceguideError): the ``voiceguide`` group prints them
+as one line and exits non-zero, so the commands carry no try/except.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import click
+import numpy as np
+
+from voiceguide.ambience import SESSION_RATE, Bed, ffmpeg_exe, list_beds
+from voiceguide.errors import AudioError
+
+# ffmpeg arguments per output extension; the muxer itself is picked from the extension.
+CODECS = {
+    ".wav": ["-c:a", "pcm_s16le"],
+    ".flac": ["-c:a", "flac"],
+    ".ogg": ["-c:a", "libvorbis", "-q:a", "5"],
+    ".mp3": ["-c:a", "libmp3lame", "-q:a", "2"],
+}
+SEAM_AT = 5.0  # seconds into a preview where the loop point falls, so a listener hears it
+EDGE_FADE = 0.5
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def ambience(ctx: click.Context) -> None:
+    """Background beds: bundled river, rain, ocean and music, or your own file.
+
+    \b
+    Examples:
+      voiceguide ambience                 list the bundled beds
+      voiceguide ambience preview river   write river-preview.wav to listen to
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_command)
+
+
+@ambience.command("list")
+def list_command() -> None:
+    """List the bundled beds: name, loop length, description.
+
+    \b
+    Example:
+      voiceguide ambience list
+    """
+    beds = list_beds()
+    width = max(len(bed.name) for bed in beds)
+    for bed in beds:
+        click.echo(f"{bed.name:<{width}}  {bed.seconds:5.1f} s  {bed.description}")
+
+
+@ambience.command("preview")
+@click.argument("name")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (.wav, .ogg, .mp3 or .flac). Default: NAME-preview.wav.",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=1.0, max=600.0),
+    default=20.0,
+    show_default=True,
+    help="Length of the preview.",
+)
+def preview_command(name: str, output: Path | None, seconds: float) -> None:
+    """Write a preview of bed NAME that crosses its loop point, to hear any seam.
+
+    NAME is a bundled bed (see `voiceguide ambience list`) or an audio file. The loop
+    point falls 5 seconds in (sooner for very short previews).
+
+    \b
+    Examples:
+      voiceguide ambience preview river
+      voiceguide ambience preview music-pad -o pad.mp3 --seconds 30
+      voiceguide ambience preview ~/sounds/forest.flac
+    """
+    bed = Bed.load(name)
+    target = output or Path(f"{Path(name).stem}-preview.wav")
+    write_audio(target, preview_audio(bed, seconds), bed.rate)
+    click.echo(
+        f"wrote {target} ({seconds:.1f} s of {bed.name}, loop point at "
+        f"{_seam_offset(bed, seconds):.1f} s)"
+    )
+
+
+def _seam_offset(bed: Bed, seconds: float) -> float:
+    return min(SEAM_AT, seconds / 2, bed.seconds)
+
+
+def preview_audio(bed: Bed, seconds: float) -> np.ndarray:
+    """``seconds`` of the looped bed starting just before its loop point, with short fades."""
+    count = round(seconds * bed.rate)
+    start = bed.loop.shape[0] - int(_seam_offset(bed, seconds) * bed.rate)
+    audio = bed.read(start, count)
+    fade = min(int(EDGE_FADE * bed.rate), count // 4)
+    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)[:, None]
+    audio[:fade] *= ramp
+    audio[count - fade :] *= ramp[::-1]
+    return audio
+
+
+def write_audio(path: Path, audio: np.ndarray, rate: int = SESSION_RATE) -> None:
+    """Encode with the bundled ffmpeg into a temp file beside ``path``, then rename into place.
+
+    Nothing half-written is ever left at ``path``, even if encoding fails.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in CODECS:
+        raise AudioError(f"{path}: unsupported format '{suffix}' (use {', '.join(CODECS)})")
+    folder = path.parent
+    if not folder.is_dir():
+        raise AudioError(f"{path}: folder {folder} does not exist")
+    handle, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.stem}.", suffix=suffix)
+    os.close(handle)
+    tmp = Path(tmp_name)
+    try:
+        _encode(tmp, audio, rate, ffmpeg_exe(), CODECS[suffix])
+        tmp.chmod(0o644)  # mkstemp makes it private; the result is an ordinary file
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _encode(path: Path, audio: np.ndarray, rate: int, ffmpeg: str, codec: list[str]) -> None:
+    cmd = [
+        ffmpeg,
+        "-nostdin",
+        "-y",
+        "-v",
+        "error",
+        "-f",
+        "f32le",
+        "-ar",
+        str(rate),
+        "-ac",
+        str(audio.shape[1]),
+        "-i",
+        "-",
+        *codec,
+        str(path),
+    ]
+    data = np.ascontiguousarray(audio, dtype="<f4").tobytes()
+    result = subprocess.run(cmd, input=data, capture_output=True, check=False)
+    if result.returncode != 0:
+        lines = result.stderr.decode(errors="replace").strip().splitlines() or ["ffmpeg failed"]
+        raise AudioError(f"{path}: cannot write audio ({lines[-1]})")
