@@ -1,0 +1,373 @@
+"""Speech over ambience, block by block.
+
+Every output sample is a pure function of its position in the session: the
+beds are read by absolute index, the ducking and fades are closed-form
+envelopes, and clips are placed by their start sample. So any block can be
+made on its own, in any order and of any size — the file sink walks the
+session start to end, the live player jumps wherever a key sends it, and
+memory never depends on the session's length.
+
+Loudness is predicted, not measured after the fact: every clip and every
+bed loop carries its K-weighted 100 ms powers, so the session's integrated
+loudness (BS.1770 gating included) is computed from the plan in
+milliseconds, and one gain brings it to the target before the first block
+is made. A look-ahead true-peak limiter catches the rare overshoot.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from scipy import ndimage, signal
+
+from voiceguide import loudness
+from voiceguide.ambience import SESSION_RATE, Bed, load_chime
+from voiceguide.script import Script
+
+RATE = SESSION_RATE
+HOP = loudness.hop_size(RATE)
+
+
+@dataclass(frozen=True)
+class MixSettings:
+    """The balance and motion of the mix. Levels in dB, times in seconds."""
+
+    # The bed's loudness relative to a clip's, before ducking. Quiet enough that
+    # bed-only passages fall under BS.1770's relative gate: otherwise a session
+    # that is mostly hands-at-work would need so much gain to reach the target
+    # that the limiter would flatten the voice.
+    bed_volume: float = -18.0
+    duck: float = -10.0  # how far the bed dips under speech
+    attack: float = 0.35  # the dip starts this long before a word
+    release: float = 0.9  # and recovers over this long after
+    hold: float = 2.5  # gaps shorter than this stay ducked: no pumping between close cues
+    fade_in: float = 3.0
+    fade_out: float = 5.0
+    bed_crossfade: float = 4.0
+    chime: bool = True
+    chime_volume: float = -8.0  # relative to speech
+    target_lufs: float = -16.0
+    ceiling_db: float = -1.0  # true peak
+    speech_volume: float = 1.0  # linear, from the voice's volume setting
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A clip at a start sample: int16 keeps a long session's clips small."""
+
+    start: int
+    samples: np.ndarray  # int16 mono
+    powers: np.ndarray
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.samples)
+
+
+class ClipBank:
+    """Clips by text, stored once as int16 however often they are said."""
+
+    def __init__(self) -> None:
+        self._clips: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def add(self, text: str, samples: np.ndarray, powers: np.ndarray | None = None) -> None:
+        if text in self._clips:
+            return
+        pcm = np.clip(np.round(np.asarray(samples, dtype=np.float32) * 32767.0), -32768, 32767)
+        if powers is None or len(powers) == 0:
+            powers = loudness.hop_powers(samples, RATE)
+        self._clips[text] = (pcm.astype(np.int16), np.asarray(powers, dtype=np.float64))
+
+    def __contains__(self, text: object) -> bool:
+        return text in self._clips
+
+    def get(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        return self._clips[text]
+
+    def duration(self, text: str) -> float:
+        return len(self._clips[text][0]) / RATE
+
+    @property
+    def nbytes(self) -> int:
+        return sum(pcm.nbytes for pcm, _ in self._clips.values())
+
+
+def _raised_cosine(x: np.ndarray) -> np.ndarray:
+    """0 → 1 smoothly over x in [0, 1]; clamped outside."""
+    return 0.5 - 0.5 * np.cos(np.pi * np.clip(x, 0.0, 1.0))
+
+
+class Mixer:
+    """Makes any span of a session's audio on demand (float32 stereo)."""
+
+    def __init__(
+        self,
+        script: Script,
+        clips: ClipBank,
+        beds: Mapping[str, Bed],
+        settings: MixSettings | None = None,
+    ) -> None:
+        self.script = script
+        self.settings = settings or MixSettings()
+        self.clips = clips
+        self.beds = beds
+        self.length = round(script.duration * RATE)
+        self.placed = self._place_clips()
+        self._starts = [p.start for p in self.placed]
+        self._longest = max((len(p.samples) for p in self.placed), default=0)
+        self.duck_spans = self._duck_spans()
+        self._duck_ends = [b for _, b in self.duck_spans]
+        self.chimes = self._chime_starts() if self.settings.chime else []
+        self._chime = load_chime() if self.chimes else np.zeros((0, 2), np.float32)
+
+    # -- plan
+
+    def _place_clips(self) -> list[Placed]:
+        placed = []
+        for cue in self.script.cues:
+            pcm, powers = self.clips.get(cue.text)
+            placed.append(Placed(round(cue.at * RATE), pcm, powers))
+        placed.sort(key=lambda p: p.start)
+        return placed
+
+    def _duck_spans(self) -> list[tuple[int, int]]:
+        """Speech spans merged across short gaps, in samples."""
+        hold = int(self.settings.hold * RATE)
+        spans: list[list[int]] = []
+        for p in self.placed:
+            if spans and p.start - spans[-1][1] < hold:
+                spans[-1][1] = max(spans[-1][1], p.end)
+            else:
+                spans.append([p.start, p.end])
+        return [(a, b) for a, b in spans]
+
+    def _chime_starts(self) -> list[int]:
+        """A chime where each step begins (not for pauses: they are for quiet)."""
+        starts = []
+        for chapter in self.script.chapters:
+            if chapter.step is None:
+                continue
+            info = (
+                self.script.steps[chapter.step] if chapter.step < len(self.script.steps) else None
+            )
+            if info is not None and info.say == "":
+                continue
+            starts.append(round(chapter.start * RATE))
+        return starts
+
+    @cached_property
+    def bed_gains(self) -> dict[str, float]:
+        """Linear gain bringing each bed to its place relative to the speech."""
+        wanted = self.settings.target_lufs + self.settings.bed_volume
+        gains = {}
+        for name in self.beds:
+            level = loudness.gated_loudness(self.bed_powers[name])
+            gains[name] = 0.0 if math.isinf(level) else 10 ** ((wanted - level) / 20)
+        return gains
+
+    @cached_property
+    def bed_powers(self) -> dict[str, np.ndarray]:
+        return {name: loudness.hop_powers(bed.loop, RATE) for name, bed in self.beds.items()}
+
+    @cached_property
+    def chime_gain(self) -> float:
+        if not len(self._chime):
+            return 0.0
+        level = loudness.integrated_loudness(self._chime, RATE)
+        wanted = self.settings.target_lufs + self.settings.chime_volume
+        return 10 ** ((wanted - level) / 20)
+
+    # -- envelopes (closed form, so any block can be made alone)
+
+    def envelope_at(self, t: np.ndarray) -> np.ndarray:
+        """Bed gain from ducking and the session fades at sample positions ``t`` (sorted)."""
+        s = self.settings
+        t = t.astype(np.float64)
+        depth = 1.0 - 10 ** (s.duck / 20)
+        attack, release = s.attack * RATE, s.release * RATE
+        amount = np.zeros(len(t))
+        first = bisect.bisect_left(self._duck_ends, t[0] - release) if len(t) else 0
+        for a, b in self.duck_spans[first:]:
+            if a - attack > t[-1]:
+                break
+            rise = _raised_cosine((t - (a - attack)) / attack)
+            fall = 1.0 - _raised_cosine((t - b) / release)
+            amount = np.maximum(amount, np.minimum(rise, fall))
+        fade = _raised_cosine(t / (s.fade_in * RATE))
+        fade *= _raised_cosine((self.length - t) / (s.fade_out * RATE))
+        return (1.0 - depth * amount) * fade
+
+    def bed_weights_at(self, t: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """Each bed's equal-power weight at sample positions ``t``; cross-fades at changes."""
+        seconds = t / RATE
+        half = self.settings.bed_crossfade / 2
+        spans = self.script.beds
+        weights = []
+        for i, span in enumerate(spans):
+            if span.bed is None or seconds[-1] < span.start - half or seconds[0] > span.end + half:
+                continue
+            w = np.ones(len(t))
+            if i > 0:
+                w *= np.sin(0.5 * np.pi * np.clip((seconds - span.start + half) / (2 * half), 0, 1))
+            if i + 1 < len(spans):
+                w *= np.cos(0.5 * np.pi * np.clip((seconds - span.end + half) / (2 * half), 0, 1))
+            weights.append((span.bed, w))
+        return weights
+
+    # -- audio
+
+    def premaster(
+        self, start: int, count: int, parts: tuple[str, ...] = ("bed", "speech", "chime")
+    ) -> np.ndarray:
+        """Samples [start, start + count) before the master gain and limiter.
+
+        Outside the session (negative or past the end) is silence, so callers
+        may ask for margins freely.
+        """
+        out = np.zeros((count, 2), dtype=np.float32)
+        lo, hi = max(start, 0), min(start + count, self.length)
+        if hi <= lo:
+            return out
+        view = out[lo - start : hi - start]
+        if "bed" in parts:
+            self._add_beds(view, lo, hi - lo)
+        if "chime" in parts:
+            self._add_chimes(view, lo, hi - lo)
+        if "speech" in parts:
+            self._add_speech(view, lo, hi - lo)
+        return out
+
+    def _add_beds(self, out: np.ndarray, start: int, count: int) -> None:
+        t = np.arange(start, start + count)
+        envelope = self.envelope_at(t)
+        for name, weight in self.bed_weights_at(t):
+            gain = (envelope * weight * self.bed_gains[name]).astype(np.float32)
+            out += self.beds[name].read(start, count) * gain[:, None]
+
+    def _add_chimes(self, out: np.ndarray, start: int, count: int) -> None:
+        length = len(self._chime)
+        for at in self.chimes:
+            a, b = max(at, start), min(at + length, start + count)
+            if a < b:
+                out[a - start : b - start] += self._chime[a - at : b - at] * self.chime_gain
+
+    def _add_speech(self, out: np.ndarray, start: int, count: int) -> None:
+        scale = np.float32(self.settings.speech_volume / 32767.0)
+        first = bisect.bisect_left(self._starts, start - self._longest)
+        for p in self.placed[first:]:
+            if p.start >= start + count:
+                break
+            a, b = max(p.start, start), min(p.end, start + count)
+            if a < b:
+                out[a - start : b - start] += (p.samples[a - p.start : b - p.start] * scale)[
+                    :, None
+                ]
+
+    # -- loudness
+
+    @cached_property
+    def predicted_lufs(self) -> float:
+        """The premaster's integrated loudness, from the plan's hop powers.
+
+        Speech, chime and bed are independent, so their powers add; the bed's
+        envelope is taken at each hop's centre.
+        """
+        hops = self.length // HOP + 1
+        power = np.zeros(hops)
+        speech = self.settings.speech_volume**2 * 2  # a mono clip on both channels
+        for p in self.placed:
+            _add_at(power, p.start // HOP, p.powers * speech)
+        if self.chimes:
+            chime = loudness.hop_powers(self._chime, RATE) * self.chime_gain**2
+            for at in self.chimes:
+                _add_at(power, at // HOP, chime)
+        centres = np.arange(hops) * HOP + HOP // 2
+        envelope = self.envelope_at(centres)
+        for name, weight in self.bed_weights_at(centres):
+            loop = self.bed_powers[name]
+            if len(loop):
+                index = (centres % len(self.beds[name].loop)) // HOP % len(loop)
+                power += loop[index] * (envelope * weight * self.bed_gains[name]) ** 2
+        return loudness.gated_loudness(power)
+
+    @cached_property
+    def master_gain(self) -> float:
+        level = self.predicted_lufs
+        if math.isinf(level):
+            return 1.0
+        return 10 ** ((self.settings.target_lufs - level) / 20)
+
+    # -- finished output
+
+    def render(self, start: int, count: int) -> np.ndarray:
+        """Finished samples: master gain applied and true peaks held under the ceiling."""
+        margin = LIMITER_MARGIN
+        x = self.premaster(start - margin, count + 2 * margin) * np.float32(self.master_gain)
+        ceiling = 10 ** (self.settings.ceiling_db / 20)
+        y = limit(x, ceiling)[margin : margin + count]
+        return np.clip(y, -1.0, 1.0)
+
+    def blocks(self, size: int = RATE * 5, start: int = 0) -> Iterator[np.ndarray]:
+        """The session from ``start`` to the end, ``size`` samples at a time."""
+        for at in range(start, self.length, size):
+            yield self.render(at, min(size, self.length - at))
+
+
+def _add_at(target: np.ndarray, index: int, values: np.ndarray) -> None:
+    end = min(len(target), index + len(values))
+    if end > index:
+        target[index:end] += values[: end - index]
+
+
+# ---------------------------------------------------------------- limiter
+
+#: 4× interpolation for true peaks (BS.1770 Annex 2 asks for at least 4×).
+_FIR = signal.firwin(49, 0.25, window=("kaiser", 5.0)) * 4
+#: No interpolated value exceeds the largest sample within reach by more than this.
+_OVERSHOOT = float(max(np.abs(_FIR[k::4]).sum() for k in range(4)))
+_REACH = 7  # input samples one output phase of the filter reaches on either side
+LIMIT_RADIUS = int(0.004 * RATE)  # gain reaches its floor over 4 ms and recovers over 4 ms
+LIMITER_MARGIN = 2 * LIMIT_RADIUS + 64
+
+
+def limit(x: np.ndarray, ceiling: float) -> np.ndarray:
+    """Hold true peaks under ``ceiling`` with a smooth, look-ahead gain.
+
+    The needed gain is min-filtered over ±R samples and then averaged over
+    ±R, which keeps it continuous and never above what any sample within
+    reach needs. Output depends only on input within LIMITER_MARGIN, so
+    blocks made with that margin join seamlessly.
+    """
+    peaks = sample_true_peaks(x)
+    if peaks.max(initial=0.0) <= ceiling:
+        return x
+    need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
+    floor = ndimage.minimum_filter1d(need, size=2 * LIMIT_RADIUS + 1, mode="nearest")
+    gain = ndimage.uniform_filter1d(floor, size=2 * LIMIT_RADIUS + 1, mode="nearest")
+    return (x * gain[:, None]).astype(np.float32)
+
+
+def sample_true_peaks(x: np.ndarray) -> np.ndarray:
+    """Per-sample peak of the 4× oversampled signal, where it could matter.
+
+    Oversampling is costly, so only samples within the interpolation's
+    possible overshoot of the loudest are examined; elsewhere the sample
+    magnitude stands in (it cannot reach the ceiling there anyway).
+    """
+    magnitude = np.max(np.abs(x), axis=1).astype(np.float64)
+    near = magnitude >= magnitude.max(initial=0.0) / _OVERSHOOT
+    if not near.any():
+        return magnitude
+    idx = np.flatnonzero(ndimage.binary_dilation(near, iterations=2 * _REACH))
+    runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
+    for run in runs:
+        a, b = int(run[0]), int(run[-1]) + 1
+        over = signal.upfirdn(_FIR, x[a:b], up=4, axis=0)[24 : 24 + 4 * (b - a)]
+        per_sample = np.abs(over).reshape(b - a, 4, -1).max(axis=(1, 2))
+        magnitude[a:b] = np.maximum(magnitude[a:b], per_sample)
+    return magnitude

@@ -1,0 +1,151 @@
+"""From a compiled script to a finished session: speak, lay out, mix, write.
+
+This is the one place the pipeline's stages meet; each stage stays ignorant
+of the others (the compiler never hears audio, the mixer never synthesizes).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from voiceguide import loudness
+from voiceguide.ambience import Bed
+from voiceguide.compiler import layout
+from voiceguide.export import Tags, encode, format_of, write_subtitles, write_text
+from voiceguide.mixer import RATE, ClipBank, Mixer, MixSettings
+from voiceguide.script import Script
+from voiceguide.speech import Speaker, VoiceSettings
+from voiceguide.times import format_duration
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    path: Path
+    script: Script
+    seconds: float  # wall time taken
+    synthesized: int  # clips made fresh (0 on a warm cache)
+    lufs: float  # measured on the output as it was encoded
+    peak_db: float  # sample peak of the output
+
+
+def speak(
+    script: Script,
+    voice: VoiceSettings,
+    lexicon: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    speaker: Speaker | None = None,
+) -> tuple[ClipBank, int]:
+    """Synthesize every cue (cache first) into a compact bank; returns it and the fresh count."""
+    texts = list(dict.fromkeys(c.text for c in script.cues))
+    own = speaker is None
+    speaker = speaker or Speaker(voice, lexicon=lexicon)
+    bank = ClipBank()
+    try:
+        before = speaker.engine_calls
+        report = (lambda done, total: progress("speech", done, total)) if progress else None
+        for text, clip in speaker.clips(texts, progress=report).items():
+            bank.add(text, clip.samples, clip.powers)
+        fresh = speaker.engine_calls - before
+    finally:
+        if own:
+            speaker.close()
+    return bank, fresh
+
+
+def load_beds(script: Script) -> dict[str, Bed]:
+    return {span.bed: Bed.load(span.bed) for span in script.beds if span.bed is not None}
+
+
+def prepare(
+    script: Script,
+    voice: VoiceSettings,
+    lexicon: Mapping[str, str] | None = None,
+    settings: MixSettings | None = None,
+    progress: Progress | None = None,
+) -> tuple[Mixer, int]:
+    """Speech, real-length layout and beds: everything a sink needs to pull audio."""
+    settings = settings or MixSettings()
+    settings = replace(settings, speech_volume=voice.volume)
+    bank, fresh = speak(script, voice, lexicon, progress)
+    laid = layout(script, [bank.duration(c.text) for c in script.cues])
+    return Mixer(laid, bank, load_beds(laid), settings), fresh
+
+
+def render(
+    script: Script,
+    to: Path,
+    *,
+    voice: VoiceSettings | None = None,
+    lexicon: Mapping[str, str] | None = None,
+    settings: MixSettings | None = None,
+    bitrate: int = 128,
+    mono: bool = False,
+    subtitles: Path | None = None,
+    script_json: Path | None = None,
+    progress: Progress | None = None,
+) -> RenderResult:
+    """Write the whole session to ``to`` (format by extension)."""
+    started = time.perf_counter()
+    to = Path(to)
+    format_of(to)  # fail on a bad extension before any work
+    voice = voice or VoiceSettings()
+    mixer, fresh = prepare(script, voice, lexicon, settings, progress)
+    laid = mixer.script
+    meter = _Meter()
+    blocks = meter.watch(mixer.blocks(), mixer.length, progress)
+    encode(blocks, to, rate=RATE, channels=1 if mono else 2, bitrate=bitrate,
+           tags=_tags(laid, voice), chapters=laid.chapters)  # fmt: skip
+    if subtitles is not None:
+        write_subtitles(laid, subtitles)
+    if script_json is not None:
+        write_text(script_json, laid.to_json() + "\n")
+    return RenderResult(
+        path=to, script=laid, seconds=time.perf_counter() - started, synthesized=fresh,
+        lufs=meter.lufs, peak_db=meter.peak_db,
+    )  # fmt: skip
+
+
+def _tags(script: Script, voice: VoiceSettings) -> Tags:
+    comment = (
+        f"{format_duration(round(script.duration))} session; voice {voice.voice} "
+        f"at {voice.rate} wpm, pitch {voice.pitch}. Made with voiceguide."
+    )
+    return Tags(title=script.title, album=script.title, comment=comment)
+
+
+class _Meter:
+    """Measures what is actually written, block by block, for the report."""
+
+    def __init__(self) -> None:
+        self.hops = loudness.HopMeter(RATE, channels=2)
+        self.powers: list[np.ndarray] = []
+        self.peak = 0.0
+
+    def watch(
+        self, blocks: Iterable[np.ndarray], total: int, progress: Progress | None
+    ) -> Iterator[np.ndarray]:
+        done = 0
+        for block in blocks:
+            self.powers.append(self.hops.feed(block))
+            self.peak = max(self.peak, float(np.abs(block).max(initial=0.0)))
+            done += len(block)
+            if progress:
+                progress("mix", done, total)
+            yield block
+
+    @property
+    def lufs(self) -> float:
+        return (
+            loudness.gated_loudness(np.concatenate(self.powers)) if self.powers else float("-inf")
+        )
+
+    @property
+    def peak_db(self) -> float:
+        return 20 * np.log10(self.peak) if self.peak > 0 else float("-inf")
