@@ -23,6 +23,9 @@ Detail = Literal["minimal", "normal", "detailed"]
 
 #: Silence kept between two cues so speech never runs together.
 MIN_GAP = 0.5
+#: Optional lines (next-up, time-left, check-ins, reminders) keep this much
+#: quiet around them, so they never crowd a count or an instruction.
+OPTIONAL_GAP = 1.5
 #: Bed alone before the first word, and after the last, for the fades.
 LEAD_IN = 2.0
 TAIL = 6.0
@@ -197,26 +200,28 @@ class _Timeline:
         self.starts.insert(i, start)
         self.ends.insert(i, end)
 
-    def is_free(self, start: float, end: float) -> bool:
-        i = bisect.bisect(self.starts, end + MIN_GAP)
+    def is_free(self, start: float, end: float, gap: float = MIN_GAP) -> bool:
+        i = bisect.bisect(self.starts, end + gap)
         for j in range(i - 1, -1, -1):
-            if self.ends[j] + MIN_GAP <= start:
+            if self.ends[j] + gap <= start:
                 # spans are disjoint, so once one ends early enough all before it do
                 return True
-            if self.starts[j] < end + MIN_GAP:
+            if self.starts[j] < end + gap:
                 return False
         return True
 
-    def find(self, earliest: float, latest_end: float, length: float) -> float | None:
+    def find(
+        self, earliest: float, latest_end: float, length: float, gap: float = MIN_GAP
+    ) -> float | None:
         """The first start >= earliest where ``length`` of speech fits before latest_end."""
         t = earliest
         while t + length <= latest_end:
-            if self.is_free(t, t + length):
+            if self.is_free(t, t + length, gap):
                 return t
             # spans are disjoint and sorted, so the last one starting before our
             # end is the one that ends latest: jump past it
-            i = bisect.bisect(self.starts, t + length + MIN_GAP)
-            t = self.ends[i - 1] + MIN_GAP
+            i = bisect.bisect(self.starts, t + length + gap)
+            t = self.ends[i - 1] + gap
         return None
 
 
@@ -240,6 +245,7 @@ class _Planner:
         self.warnings: list[str] = []
         self.step_spans: list[tuple[float, float]] = []
         self.segments: list[tuple[int, float, float, str | None]] = []  # step, start, end, side
+        self.work: float | None = None  # the current step's working time per side
 
     # -- helpers
 
@@ -263,7 +269,7 @@ class _Planner:
         step: int | None,
         side: str | None = None,
     ) -> Cue | None:
-        start = self.timeline.find(earliest, latest_end, self.length(text))
+        start = self.timeline.find(earliest, latest_end, self.length(text), OPTIONAL_GAP)
         if start is None:
             return None
         return self.put(start, text, kind, step, side)
@@ -310,12 +316,17 @@ class _Planner:
     def step(self, index: int, start: float, step: Step) -> float:
         sides: Sequence[str | None] = step.sides or (None,)
         t = start
+        self.work = None
         for number, side in enumerate(sides):
             t = self.segment(index, t, step, side, first=number == 0)
         return t
 
     def segment(self, index: int, start: float, step: Step, side: str | None, first: bool) -> float:
-        """One pass of a step (one side): its speech, then the working time."""
+        """One pass of a step (one side): its speech, then the working time.
+
+        Every side gets the working time the first side had, so the longer
+        instruction at the start does not leave the first side short.
+        """
         at = start + CHIME_LEAD if first else start
         if first:
             text = instruction_text(step, self.options, self.reps(step))
@@ -358,6 +369,8 @@ class _Planner:
 
     def timed(self, index: int, start: float, speech_end: float, step: Step, first: bool) -> float:
         assert step.duration is not None
+        if not first and self.work is not None:
+            return speech_end + self.work
         end = start + step.duration.at(self.u) * self.scale
         if end - speech_end < MIN_WORK:
             need = speech_end - start + MIN_WORK
@@ -366,6 +379,7 @@ class _Planner:
                 f"what it says (about {format_duration(need)} with a few seconds of work); "
                 "lengthen the step or say less"
             )
+        self.work = end - speech_end
         return end
 
     # -- optional cues, placed only where there is room
@@ -374,7 +388,7 @@ class _Planner:
         for index, start, end, side in self.segments:
             step = self.routine.steps[index]
             self.reminders(index, start, end, step, side)
-            if self.options.detail != "minimal":
+            if self.options.detail != "minimal" and not _counting(step, self.options):
                 self.time_left(index, start, end, side)
         if self.options.detail != "minimal":
             self.next_ups()
@@ -388,9 +402,9 @@ class _Planner:
             if cue.at == "half":
                 wanted = start + (end - start) / 2
             elif isinstance(cue.at, float) and cue.at < 0:
-                wanted = end + cue.at
+                wanted = end + cue.at * self.scale
             else:
-                wanted = start + float(cue.at)
+                wanted = start + float(cue.at) * self.scale
             placed = self.place(
                 max(start, wanted),
                 min(end, wanted + REMINDER_SLACK),

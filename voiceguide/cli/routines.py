@@ -40,11 +40,18 @@ def routines(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    width = max(len(r["id"]) for r in rows) if rows else 2
-    click.echo(f"{'id':<{width}}  {'length':<13}  {'steps':>5}  title")
-    for r in rows:
-        span = f"{format_duration(r['min_seconds'])}..{format_duration(r['max_seconds'])}"
-        click.echo(f"{r['id']:<{width}}  {span:<13}  {r['steps']:>5}  {r['title']}")
+    spans = [_span(r["min_seconds"], r["max_seconds"]) for r in rows]
+    width = max((len(r["id"]) for r in rows), default=2)
+    span_width = max((len(s) for s in spans), default=6)
+    click.echo(f"{'id':<{width}}  {'length':<{span_width}}  {'steps':>5}  title")
+    for r, span in zip(rows, spans, strict=True):
+        click.echo(f"{r['id']:<{width}}  {span:<{span_width}}  {r['steps']:>5}  {r['title']}")
+
+
+def _span(lo: float, hi: float) -> str:
+    """A length range in whole minutes and seconds: ``28m..43m`` reads at a glance."""
+    lo_text, hi_text = format_duration(round(lo)), format_duration(round(hi))
+    return lo_text if lo_text == hi_text else f"{lo_text}..{hi_text}"
 
 
 @click.command()
@@ -80,7 +87,7 @@ def show(routine: str, rate: int, as_json: bool, **session: object) -> None:
 def describe(script: Script, cautions: tuple[str, ...] = ()) -> str:
     """A readable script: chapters as headings, each cue with its time and kind."""
     width = max(60, min(shutil.get_terminal_size((100, 24)).columns, 120))
-    lines = [f"{script.title} — {format_duration(script.duration)}"]
+    lines = [f"{script.title} — {format_duration(round(script.duration))}"]
     if script.based_on:
         lines.append(f"based on: {script.based_on}")
     for caution in cautions:
