@@ -63,6 +63,7 @@ class Placed:
     start: int
     samples: np.ndarray  # int16 mono
     powers: np.ndarray
+    peak: float  # true peak, linear, at full scale
 
     @property
     def end(self) -> int:
@@ -73,7 +74,7 @@ class ClipBank:
     """Clips by text, stored once as int16 however often they are said."""
 
     def __init__(self) -> None:
-        self._clips: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._clips: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
 
     def add(self, text: str, samples: np.ndarray, powers: np.ndarray | None = None) -> None:
         if text in self._clips:
@@ -81,12 +82,13 @@ class ClipBank:
         pcm = np.clip(np.round(np.asarray(samples, dtype=np.float32) * 32767.0), -32768, 32767)
         if powers is None or len(powers) == 0:
             powers = loudness.hop_powers(samples, RATE)
-        self._clips[text] = (pcm.astype(np.int16), np.asarray(powers, dtype=np.float64))
+        peak = 10 ** (loudness.true_peak_db(pcm / 32767.0) / 20) if pcm.any() else 0.0
+        self._clips[text] = (pcm.astype(np.int16), np.asarray(powers, dtype=np.float64), peak)
 
     def __contains__(self, text: object) -> bool:
         return text in self._clips
 
-    def get(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def get(self, text: str) -> tuple[np.ndarray, np.ndarray, float]:
         return self._clips[text]
 
     def duration(self, text: str) -> float:
@@ -98,8 +100,25 @@ class ClipBank:
 
 
 def _raised_cosine(x: np.ndarray) -> np.ndarray:
-    """0 → 1 smoothly over x in [0, 1]; clamped outside."""
-    return 0.5 - 0.5 * np.cos(np.pi * np.clip(x, 0.0, 1.0))
+    """0 → 1 smoothly over x in [0, 1] (amplitude ramps: sums to 1 with its mirror)."""
+    return 0.5 - 0.5 * np.cos(np.pi * x)
+
+
+def _sine(x: np.ndarray) -> np.ndarray:
+    """0 → 1 over x in [0, 1] at equal power (its mirror's square sums with it to 1)."""
+    return np.sin(0.5 * np.pi * x)
+
+
+def _ramp(
+    out: np.ndarray, t: np.ndarray, a: float, b: float, rising: bool, shape=_raised_cosine
+) -> None:  # type: ignore[no-untyped-def]
+    """Write a ramp over positions [a, b) of sorted ``t`` into ``out``, keeping the larger value."""
+    lo, hi = np.searchsorted(t, [a, b])
+    if hi <= lo:
+        return
+    x = (t[lo:hi] - a) / (b - a)
+    values = shape(x if rising else 1.0 - x)
+    np.maximum(out[lo:hi], values, out=out[lo:hi])
 
 
 class Mixer:
@@ -130,8 +149,8 @@ class Mixer:
     def _place_clips(self) -> list[Placed]:
         placed = []
         for cue in self.script.cues:
-            pcm, powers = self.clips.get(cue.text)
-            placed.append(Placed(round(cue.at * RATE), pcm, powers))
+            pcm, powers, peak = self.clips.get(cue.text)
+            placed.append(Placed(round(cue.at * RATE), pcm, powers, peak))
         placed.sort(key=lambda p: p.start)
         return placed
 
@@ -175,6 +194,14 @@ class Mixer:
         return {name: loudness.hop_powers(bed.loop, RATE) for name, bed in self.beds.items()}
 
     @cached_property
+    def bed_peaks(self) -> dict[str, float]:
+        return {name: _true_peak(bed.loop) for name, bed in self.beds.items()}
+
+    @cached_property
+    def chime_peak(self) -> float:
+        return _true_peak(self._chime)
+
+    @cached_property
     def chime_gain(self) -> float:
         if not len(self._chime):
             return 0.0
@@ -185,9 +212,12 @@ class Mixer:
     # -- envelopes (closed form, so any block can be made alone)
 
     def envelope_at(self, t: np.ndarray) -> np.ndarray:
-        """Bed gain from ducking and the session fades at sample positions ``t`` (sorted)."""
+        """Bed gain from ducking and the session fades at sample positions ``t``.
+
+        ``t`` is sorted and evenly spaced (a block, or every hop's centre);
+        cosines are evaluated only inside ramps, the rest is filled flat.
+        """
         s = self.settings
-        t = t.astype(np.float64)
         depth = 1.0 - 10 ** (s.duck / 20)
         attack, release = s.attack * RATE, s.release * RATE
         amount = np.zeros(len(t))
@@ -195,78 +225,105 @@ class Mixer:
         for a, b in self.duck_spans[first:]:
             if a - attack > t[-1]:
                 break
-            rise = _raised_cosine((t - (a - attack)) / attack)
-            fall = 1.0 - _raised_cosine((t - b) / release)
-            amount = np.maximum(amount, np.minimum(rise, fall))
-        fade = _raised_cosine(t / (s.fade_in * RATE))
-        fade *= _raised_cosine((self.length - t) / (s.fade_out * RATE))
-        return (1.0 - depth * amount) * fade
+            _ramp(amount, t, a - attack, a, rising=True)
+            _ramp(amount, t, b, b + release, rising=False)
+            lo, hi = np.searchsorted(t, [a, b])
+            amount[lo:hi] = 1.0
+        envelope = 1.0 - depth * amount
+        fade = np.zeros(len(t))
+        _ramp(fade, t, 0.0, s.fade_in * RATE, rising=True)
+        _ramp(fade, t, self.length - s.fade_out * RATE, self.length, rising=False)
+        lo, hi = np.searchsorted(t, [s.fade_in * RATE, self.length - s.fade_out * RATE])
+        fade[lo:hi] = 1.0
+        return envelope * fade
 
     def bed_weights_at(self, t: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """Each bed's equal-power weight at sample positions ``t``; cross-fades at changes."""
-        seconds = t / RATE
-        half = self.settings.bed_crossfade / 2
+        half = self.settings.bed_crossfade / 2 * RATE
         spans = self.script.beds
         weights = []
         for i, span in enumerate(spans):
-            if span.bed is None or seconds[-1] < span.start - half or seconds[0] > span.end + half:
+            start, end = span.start * RATE, span.end * RATE
+            if span.bed is None or t[-1] < start - half or t[0] > end + half:
                 continue
-            w = np.ones(len(t))
-            if i > 0:
-                w *= np.sin(0.5 * np.pi * np.clip((seconds - span.start + half) / (2 * half), 0, 1))
-            if i + 1 < len(spans):
-                w *= np.cos(0.5 * np.pi * np.clip((seconds - span.end + half) / (2 * half), 0, 1))
+            w = np.zeros(len(t))
+            fade_in, fade_out = (start - half, start + half), (end - half, end + half)
+            if i == 0:
+                fade_in = (-2.0, -1.0)
+            if i + 1 == len(spans):
+                fade_out = (np.inf, np.inf)
+            _ramp(w, t, *fade_in, rising=True, shape=_sine)
+            _ramp(w, t, *fade_out, rising=False, shape=_sine)
+            lo, hi = np.searchsorted(t, [fade_in[1], fade_out[0]])
+            w[lo:hi] = 1.0
             weights.append((span.bed, w))
         return weights
 
     # -- audio
 
     def premaster(
-        self, start: int, count: int, parts: tuple[str, ...] = ("bed", "speech", "chime")
+        self,
+        start: int,
+        count: int,
+        parts: tuple[str, ...] = ("bed", "speech", "chime"),
+        bound: np.ndarray | None = None,
     ) -> np.ndarray:
         """Samples [start, start + count) before the master gain and limiter.
 
         Outside the session (negative or past the end) is silence, so callers
-        may ask for margins freely.
+        may ask for margins freely. ``bound``, if given, receives an upper
+        bound of the true peak at each sample: the parts' own true peaks
+        times their gains (oversampling is linear, so peaks add at worst).
         """
         out = np.zeros((count, 2), dtype=np.float32)
         lo, hi = max(start, 0), min(start + count, self.length)
         if hi <= lo:
             return out
         view = out[lo - start : hi - start]
+        peaks = bound[lo - start : hi - start] if bound is not None else None
         if "bed" in parts:
-            self._add_beds(view, lo, hi - lo)
+            self._add_beds(view, lo, hi - lo, peaks)
         if "chime" in parts:
-            self._add_chimes(view, lo, hi - lo)
+            self._add_chimes(view, lo, hi - lo, peaks)
         if "speech" in parts:
-            self._add_speech(view, lo, hi - lo)
+            self._add_speech(view, lo, hi - lo, peaks)
         return out
 
-    def _add_beds(self, out: np.ndarray, start: int, count: int) -> None:
+    def _add_beds(self, out: np.ndarray, start: int, count: int, peaks: np.ndarray | None) -> None:
         t = np.arange(start, start + count)
         envelope = self.envelope_at(t)
         for name, weight in self.bed_weights_at(t):
-            gain = (envelope * weight * self.bed_gains[name]).astype(np.float32)
-            out += self.beds[name].read(start, count) * gain[:, None]
+            gain = envelope * weight * self.bed_gains[name]
+            out += self.beds[name].read(start, count) * gain.astype(np.float32)[:, None]
+            if peaks is not None:
+                peaks += gain * self.bed_peaks[name]
 
-    def _add_chimes(self, out: np.ndarray, start: int, count: int) -> None:
+    def _add_chimes(
+        self, out: np.ndarray, start: int, count: int, peaks: np.ndarray | None
+    ) -> None:
         length = len(self._chime)
         for at in self.chimes:
             a, b = max(at, start), min(at + length, start + count)
             if a < b:
                 out[a - start : b - start] += self._chime[a - at : b - at] * self.chime_gain
+                if peaks is not None:
+                    peaks[a - start : b - start] += self.chime_peak * self.chime_gain
 
-    def _add_speech(self, out: np.ndarray, start: int, count: int) -> None:
-        scale = np.float32(self.settings.speech_volume / 32767.0)
+    def _add_speech(
+        self, out: np.ndarray, start: int, count: int, peaks: np.ndarray | None
+    ) -> None:
+        volume = self.settings.speech_volume
+        scale = np.float32(volume / 32767.0)
         first = bisect.bisect_left(self._starts, start - self._longest)
         for p in self.placed[first:]:
             if p.start >= start + count:
                 break
             a, b = max(p.start, start), min(p.end, start + count)
             if a < b:
-                out[a - start : b - start] += (p.samples[a - p.start : b - p.start] * scale)[
-                    :, None
-                ]
+                clip = p.samples[a - p.start : b - p.start] * scale
+                out[a - start : b - start] += clip[:, None]
+                if peaks is not None:
+                    peaks[a - start : b - start] += p.peak * volume
 
     # -- loudness
 
@@ -307,9 +364,11 @@ class Mixer:
     def render(self, start: int, count: int) -> np.ndarray:
         """Finished samples: master gain applied and true peaks held under the ceiling."""
         margin = LIMITER_MARGIN
-        x = self.premaster(start - margin, count + 2 * margin) * np.float32(self.master_gain)
+        bound = np.zeros(count + 2 * margin)
+        x = self.premaster(start - margin, count + 2 * margin, bound=bound)
+        x *= np.float32(self.master_gain)
         ceiling = 10 ** (self.settings.ceiling_db / 20)
-        y = limit(x, ceiling)[margin : margin + count]
+        y = limit(x, ceiling, bound * self.master_gain)[margin : margin + count]
         return np.clip(y, -1.0, 1.0)
 
     def blocks(self, size: int = RATE * 5, start: int = 0) -> Iterator[np.ndarray]:
@@ -335,14 +394,17 @@ LIMIT_RADIUS = int(0.004 * RATE)  # gain reaches its floor over 4 ms and recover
 LIMITER_MARGIN = 2 * LIMIT_RADIUS + 64
 
 
-def limit(x: np.ndarray, ceiling: float) -> np.ndarray:
+def limit(x: np.ndarray, ceiling: float, bound: np.ndarray | None = None) -> np.ndarray:
     """Hold true peaks under ``ceiling`` with a smooth, look-ahead gain.
 
     The needed gain is min-filtered over ±R samples and then averaged over
     ±R, which keeps it continuous and never above what any sample within
     reach needs. Output depends only on input within LIMITER_MARGIN, so
-    blocks made with that margin join seamlessly.
+    blocks made with that margin join seamlessly. Where ``bound`` (an upper
+    bound of the true peak) is under the ceiling nothing needs measuring.
     """
+    if bound is not None and bound.max(initial=0.0) <= ceiling:
+        return x
     peaks = sample_true_peaks(x)
     if peaks.max(initial=0.0) <= ceiling:
         return x
@@ -350,6 +412,10 @@ def limit(x: np.ndarray, ceiling: float) -> np.ndarray:
     floor = ndimage.minimum_filter1d(need, size=2 * LIMIT_RADIUS + 1, mode="nearest")
     gain = ndimage.uniform_filter1d(floor, size=2 * LIMIT_RADIUS + 1, mode="nearest")
     return (x * gain[:, None]).astype(np.float32)
+
+
+def _true_peak(x: np.ndarray) -> float:
+    return 10 ** (loudness.true_peak_db(x) / 20) if len(x) and np.any(x) else 0.0
 
 
 def sample_true_peaks(x: np.ndarray) -> np.ndarray:
