@@ -1,0 +1,168 @@
+"""``voiceguide render``: the main job — a finished session file for a phone."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+import click
+
+from voiceguide.cli.options import build_options, session_options
+from voiceguide.cli.speech import settings_from_options, voice_options
+from voiceguide.compiler import compile
+from voiceguide.config import config_lexicon, load_config
+from voiceguide.export import format_of
+from voiceguide.mixer import MixSettings
+from voiceguide.routine import Routine, load_routine
+from voiceguide.speech import merge_lexicons
+from voiceguide.times import format_duration
+
+
+def mix_options(command: Any) -> Any:
+    """Options shaping the sound of a session (shared by render and play)."""
+    decorators = [
+        click.option("--ambience", "-a", metavar="NAME|FILE|none",
+                     help="Bed for the whole session: river, rain, ocean, music-pad, "
+                          "music-bells, an audio file, or none."),
+        click.option("--bed-volume", type=click.FloatRange(-40, 0), default=None, metavar="DB",
+                     help="Bed level relative to the voice, in dB (default -18)."),
+        click.option("--duck", type=click.FloatRange(-30, 0), default=None, metavar="DB",
+                     help="How far the bed dips under speech, in dB (default -10)."),
+        click.option("--chime/--no-chime", default=True, help="A soft chime as each step begins."),
+    ]  # fmt: skip
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command
+
+
+def mix_settings(bed_volume: float | None, duck: float | None, chime: bool) -> MixSettings:
+    settings = MixSettings(chime=chime)
+    if bed_volume is not None:
+        settings = MixSettings(**{**settings.__dict__, "bed_volume": bed_volume})
+    if duck is not None:
+        settings = MixSettings(**{**settings.__dict__, "duck": duck})
+    return settings
+
+
+def default_output(spec: str, routine: Routine) -> Path:
+    stem = routine.id or Path(spec).stem
+    return Path(f"{stem}.mp3")
+
+
+@click.command()
+@click.argument("routine")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write: .mp3 (default), .ogg, .flac or .wav. Default: ROUTINE.mp3 here.",
+)
+@session_options
+@voice_options
+@mix_options
+@click.option(
+    "--bitrate",
+    type=click.IntRange(32, 320),
+    default=128,
+    show_default=True,
+    help="MP3 bitrate in kbps.",
+)
+@click.option("--mono", is_flag=True, help="One channel (smaller; fine for one speaker).")
+@click.option(
+    "--subtitles",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the cues as WebVTT (.vtt) or SubRip (.srt).",
+)
+@click.option(
+    "--script",
+    "script_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the timed script as JSON (the same as show --json).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
+def render(routine: str, output: Path | None, bitrate: int, mono: bool, subtitles: Path | None,
+           script_path: Path | None, quiet: bool, **options: Any) -> None:  # fmt: skip
+    """Write a whole session for ROUTINE (a built-in id or a YAML file) to one file.
+
+    The file has ID3 chapters, one per step, so a podcast player can skip
+    between steps. It is written to a temporary file and renamed into place,
+    so an existing file is replaced only by a complete one.
+
+    \b
+    Examples:
+      voiceguide render therapist-ten-step
+      voiceguide render lower-back-relax --length 20m -o tonight.mp3
+      voiceguide render my-routine.yaml --voice en-gb --rate 140 --ambience rain
+      voiceguide render oil-and-feedback --subtitles s.vtt --script s.json
+    """
+    from voiceguide.render import render as render_session
+
+    loaded = load_routine(routine)
+    target = output or default_output(routine, loaded)
+    format_of(target)
+    config = load_config()
+    voice = settings_from_options(options, loaded.voice, config)
+    script = compile(loaded, _compile_options(options, voice.rate))
+    warn(script.warnings)
+    lexicon = merge_lexicons(config_lexicon(config), loaded.lexicon)
+    settings = mix_settings(options["bed_volume"], options["duck"], options["chime"])
+    with Progress(enabled=not quiet and sys.stderr.isatty()) as progress:
+        result = render_session(
+            script, target, voice=voice, lexicon=lexicon, settings=settings, bitrate=bitrate,
+            mono=mono, subtitles=subtitles, script_json=script_path, progress=progress,
+        )  # fmt: skip
+    if not quiet:
+        chapters = len(result.script.chapters)
+        click.echo(
+            f"wrote {target} ({format_duration(round(result.script.duration))}, {chapters} "
+            f"chapters, {result.lufs:.1f} LUFS) in {result.seconds:.1f}s", err=True,
+        )  # fmt: skip
+
+
+def _compile_options(options: dict[str, Any], wpm: float) -> Any:
+    return build_options(
+        length=options["length"], pace=options["pace"], detail=options["detail"],
+        counting=options["counting"], check_in=options["check_in"], wpm=wpm,
+        ambience=options["ambience"],
+    )  # fmt: skip
+
+
+def warn(warnings: tuple[str, ...]) -> None:
+    for warning in warnings:
+        click.echo(f"voiceguide: warning: {warning}", err=True)
+
+
+class Progress:
+    """Progress bars on a terminal (speech, then mixing and encoding); silent otherwise."""
+
+    LABELS: ClassVar[dict[str, str]] = {"speech": "speaking ", "mix": "mixing   "}
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.stage: str | None = None
+        self.bar: Any = None
+        self.done = 0
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if stage != self.stage:
+            self._close()
+            self.stage, self.done = stage, 0
+            self.bar = click.progressbar(length=total, label=self.LABELS.get(stage, stage),
+                                         file=sys.stderr, show_eta=stage == "mix")  # fmt: skip
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
