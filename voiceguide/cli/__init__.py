@@ -51,3 +51,12 @@ for _command in (routines, show, validate, new):
 from voiceguide.cli.ambience import ambience  # noqa: E402
 
 main.add_command(ambience)
+
+from voiceguide.cli.speech import cache, config, say, voices  # noqa: E402
+
+for _command in (voices, say, cache, config):
+    main.add_command(_command)
+
+from voiceguide.cli.render import render  # noqa: E402
+
+main.add_command(render)

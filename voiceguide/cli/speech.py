@@ -1,0 +1,290 @@
+"""Speech commands: ``voices``, ``say``, ``cache info|clear``, ``config path``.
+
+Also :func:`voice_options`, the shared ``--voice --rate --volume --pitch
+--system-espeak`` options for render/play, and :func:`settings_from_options`
+to merge them with a routine's ``voice:`` block and the config file.
+Errors are VoiceguideError subclasses; the ``voiceguide`` group prints them
+as one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import wave
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from voiceguide.config import config_lexicon, config_path, load_config, voice_settings
+from voiceguide.errors import AudioError
+from voiceguide.speech import (
+    CLIP_RATE,
+    PITCH_RANGE,
+    RATE_RANGE,
+    ClipCache,
+    Speaker,
+    VoiceSettings,
+    list_voices,
+    merge_lexicons,
+)
+
+VOICE_OPTION_NAMES = ("voice", "rate", "volume", "pitch", "system_espeak")
+
+
+def voice_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --voice --rate --volume --pitch --system-espeak (all default to "not given").
+
+    The command receives them as keyword arguments; pass them to
+    :func:`settings_from_options` to apply the precedence rules.
+    """
+    decorators = [
+        click.option(
+            "--voice",
+            default=None,
+            help="Voice id (gmw/en-us), language (en-gb), name fragment (scotland), "
+            "optionally +variant (en-us+f3). See `voiceguide voices`.",
+        ),
+        click.option(
+            "--rate",
+            type=click.IntRange(*RATE_RANGE),
+            default=None,
+            help="Speaking rate in words per minute (default 150).",
+        ),
+        click.option(
+            "--volume",
+            type=click.FloatRange(0.0, 1.0),
+            default=None,
+            help="Voice level, 0–1 (default 1 = −16 LUFS).",
+        ),
+        click.option(
+            "--pitch",
+            type=click.IntRange(*PITCH_RANGE),
+            default=None,
+            help="Pitch 0–100 (default 40, a little low and calm).",
+        ),
+        click.option(
+            "--system-espeak/--bundled-espeak",
+            "system_espeak",
+            default=None,
+            help="Use the system's libespeak-ng instead of the bundled one.",
+        ),
+    ]
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command
+
+
+def settings_from_options(
+    options: Mapping[str, Any],
+    routine_voice: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> VoiceSettings:
+    """Command line > routine ``voice:`` block > config file > built-in defaults."""
+    cli = {name: options.get(name) for name in VOICE_OPTION_NAMES}
+    return voice_settings(cli, routine_voice, load_config() if config is None else config)
+
+
+def speaker_from_options(
+    options: Mapping[str, Any],
+    routine_voice: Mapping[str, Any] | None = None,
+    routine_lexicon: Mapping[str, str] | None = None,
+) -> Speaker:
+    """A Speaker with settings and lexicon merged from every layer (routine wins over config)."""
+    config = load_config()
+    settings = settings_from_options(options, routine_voice, config)
+    lexicon = merge_lexicons(config_lexicon(config), routine_lexicon)
+    return Speaker(settings, lexicon=lexicon)
+
+
+# --------------------------------------------------------------------------- voices
+
+
+@click.command("voices")
+@click.option("--lang", help="Only this language and its dialects, e.g. en or en-gb.")
+@click.option("--variants", is_flag=True, help="Also list the variants (+f3, +m2, …).")
+@click.option("--system-espeak", is_flag=True, help="List the system espeak-ng's voices.")
+def voices(lang: str | None, variants: bool, system_espeak: bool) -> None:
+    """List the voices: id, language, gender, name.
+
+    espeak reports every language voice as male, so gender is shown only for
+    variants (append one to a voice: en-us+f3).
+
+    \b
+    Examples:
+      voiceguide voices --lang en
+      voiceguide voices --lang en --variants
+    """
+    found = list_voices(lang, variants=variants, system_espeak=system_espeak)
+    if not found:
+        raise click.UsageError(f"no voice for language {lang!r}; try `voiceguide voices`")
+    width = max(len(v.id) for v in found)
+    lang_width = max(len(v.language) for v in found)
+    for v in found:
+        ident = f"+{v.id}" if v.variant else v.id
+        language = "variant" if v.variant else v.language
+        click.echo(
+            f"{ident:<{width + 1}}  {language:<{lang_width}}  {v.gender or 'unknown':<7}  {v.name}"
+        )
+
+
+# --------------------------------------------------------------------------- say
+
+
+@click.command("say")
+@click.argument("text")
+@voice_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of playing (.wav; .mp3/.ogg/.flac via the bundled ffmpeg).",
+)
+def say(text: str, output: Path | None, **options: Any) -> None:
+    """Speak TEXT with a voice, to try voices and settings.
+
+    Without -o it plays through the sound card; with no sound card it
+    writes say.wav instead and says so.
+
+    \b
+    Examples:
+      voiceguide say "Glide up to the shoulders." --voice en-gb+f3 --rate 140
+      voiceguide say "Now effleurage." -o effleurage.wav
+    """
+    with speaker_from_options(options) as speaker:
+        clip = speaker.clip(text)
+    if output is not None:
+        write_clip(output, clip.samples)
+        click.echo(f"wrote {output} ({clip.duration:.1f} s, voice {speaker.voice_id})")
+        return
+    problem = play_samples(clip.samples)
+    if problem:
+        fallback = Path("say.wav")
+        write_clip(fallback, clip.samples)
+        click.echo(f"no audio device ({problem}); wrote {fallback} ({clip.duration:.1f} s)")
+
+
+def play_samples(samples: np.ndarray, rate: int = CLIP_RATE) -> str | None:
+    """Play and wait; return why not if there is no way to play (None when played)."""
+    try:
+        import simpleaudio
+    except ImportError:
+        return "simpleaudio is not installed: pip install simpleaudio"
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    try:
+        with _quiet_stderr():  # ALSA prints a screenful when there is no card
+            playing = simpleaudio.play_buffer(pcm, 1, 2, rate)
+        playing.wait_done()
+    except Exception as exc:  # simpleaudio raises its own error type with no public base
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return None
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Point fd 2 at /dev/null for a moment: C libraries write there directly."""
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def write_clip(path: Path, samples: np.ndarray, rate: int = CLIP_RATE) -> None:
+    """WAV in pure Python; other formats through the bundled ffmpeg. Atomic either way."""
+    if path.suffix.lower() != ".wav":
+        from voiceguide.cli.ambience import write_audio
+
+        write_audio(path, np.asarray(samples, dtype=np.float32)[:, None], rate)
+        return
+    if not path.parent.is_dir():
+        raise AudioError(f"{path}: folder {path.parent} does not exist")
+    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".wav")
+    os.close(handle)
+    tmp = Path(tmp_name)
+    try:
+        with wave.open(str(tmp), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes((np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes())
+        tmp.chmod(0o644)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- cache
+
+
+@click.group("cache")
+def cache() -> None:
+    """The clip cache: spoken phrases kept so a second render synthesizes nothing.
+
+    \b
+    Examples:
+      voiceguide cache info
+      voiceguide cache clear
+    """
+
+
+@cache.command("info")
+def cache_info() -> None:
+    """Show the cache folder, number of clips and size.
+
+    The folder is the user cache folder, or $VOICEGUIDE_CACHE_DIR.
+
+    \b
+    Example:
+      voiceguide cache info
+    """
+    info = ClipCache().info()
+    click.echo(f"folder:  {info['folder']}")
+    click.echo(f"clips:   {info['entries']}")
+    click.echo(f"size:    {info['bytes'] / 1e6:.1f} MB")
+
+
+@cache.command("clear")
+def cache_clear() -> None:
+    """Delete every cached clip (they are re-made when needed).
+
+    \b
+    Example:
+      voiceguide cache clear
+    """
+    cache_ = ClipCache()
+    removed = cache_.clear()
+    click.echo(f"removed {removed} clips from {cache_.root}")
+
+
+# --------------------------------------------------------------------------- config
+
+
+@click.group("config")
+def config() -> None:
+    """The personal config file (TOML): default voice, rate, pitch, lexicon.
+
+    \b
+    Examples:
+      voiceguide config path
+      $EDITOR "$(voiceguide config path)"
+    """
+
+
+@config.command("path")
+def config_path_command() -> None:
+    """Print where the config file is (or would be).
+
+    \b
+    Example:
+      voiceguide config path
+    """
+    click.echo(str(config_path()))

@@ -1,0 +1,238 @@
+"""Loudness per ITU-R BS.1770-4 / EBU R128, built to stream.
+
+Why not pyloudnorm: it needs the whole signal in memory (60 minutes of
+stereo float32 took 4.9 GB and 12 s here). BS.1770 gating works on 400 ms
+blocks with 75 % overlap, i.e. on 100 ms hops, so everything here is split
+into two steps:
+
+1. :func:`hop_powers` — K-weighted mean square of each 100 ms hop, summed
+   over channels. Hops are additive: a mixer can compute them block by block
+   (see :class:`HopMeter`, which carries the filter state and the leftover
+   samples between blocks) or predict them for a clip placed in a session.
+2. :func:`gated_loudness` — the gating, from hop powers alone.
+
+Conventions, stated once:
+
+* Samples are float arrays scaled so that full scale is ±1.0, mono ``(n,)``
+  or interleaved-by-column ``(n, channels)``.
+* Every channel has weight 1.0 (left, right, centre; no surround weights).
+* A trailing partial hop (fewer than ``hop * rate`` samples) is **dropped**
+  by :func:`hop_powers`, so hops always have equal weight; :class:`HopMeter`
+  keeps it until the next block arrives. For a signal shorter than one
+  400 ms block, :func:`gated_loudness` measures the hops it has as one
+  block, so short cues ("Two.") still get a loudness.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import signal
+
+# BS.1770 constants: the −0.691 dB offset makes a 997 Hz full-scale sine read −3.01 LUFS.
+_OFFSET = -0.691
+ABSOLUTE_GATE = -70.0
+RELATIVE_GATE = -10.0
+
+# Analogue prototypes of the two K-weighting stages, fitted so that the bilinear
+# transform reproduces the 48 kHz coefficients of BS.1770 Table 1/2 exactly
+# (the derivation libebur128 uses); valid at any sample rate.
+_SHELF_F0 = 1681.974450955533
+_SHELF_GAIN_DB = 3.999843853973347
+_SHELF_Q = 0.7071752369554196
+_SHELF_VB_EXP = 0.4996667741545416
+_HIGHPASS_F0 = 38.13547087602444
+_HIGHPASS_Q = 0.5003270373238773
+
+
+def k_weighting_sos(rate: int) -> np.ndarray:
+    """BS.1770 K-weighting (high-shelf pre-filter, then RLB high-pass) as SOS.
+
+    Returns a ``(2, 6)`` array for :func:`scipy.signal.sosfilt`. Derived from
+    the analogue prototypes instead of hard-coding the 48 kHz table, so 22 050
+    and 44 100 Hz audio is weighted correctly too.
+    """
+    if rate <= 2 * _SHELF_F0:
+        raise ValueError(f"sample rate {rate} Hz is too low for K-weighting")
+    k = math.tan(math.pi * _SHELF_F0 / rate)
+    vh = 10.0 ** (_SHELF_GAIN_DB / 20.0)
+    vb = vh**_SHELF_VB_EXP
+    a0 = 1.0 + k / _SHELF_Q + k * k
+    shelf = [
+        (vh + vb * k / _SHELF_Q + k * k) / a0,
+        2.0 * (k * k - vh) / a0,
+        (vh - vb * k / _SHELF_Q + k * k) / a0,
+        1.0,
+        2.0 * (k * k - 1.0) / a0,
+        (1.0 - k / _SHELF_Q + k * k) / a0,
+    ]
+    k = math.tan(math.pi * _HIGHPASS_F0 / rate)
+    a0 = 1.0 + k / _HIGHPASS_Q + k * k
+    highpass = [
+        1.0,
+        -2.0,
+        1.0,
+        1.0,
+        2.0 * (k * k - 1.0) / a0,
+        (1.0 - k / _HIGHPASS_Q + k * k) / a0,
+    ]
+    return np.array([shelf, highpass], dtype=np.float64)
+
+
+def _as_2d(samples: np.ndarray) -> np.ndarray:
+    """View mono ``(n,)`` as ``(n, 1)`` so one code path serves every layout."""
+    x = np.asarray(samples)
+    if x.ndim == 1:
+        return x[:, np.newaxis]
+    if x.ndim != 2:
+        raise ValueError(f"expected samples shaped (n,) or (n, channels), got {x.shape}")
+    return x
+
+
+def hop_size(rate: int, hop: float = 0.1) -> int:
+    """Samples per hop; rounded, because 100 ms at 22 050 Hz is 2 205 exactly anyway."""
+    n = round(rate * hop)
+    if n <= 0:
+        raise ValueError(f"hop of {hop} s at {rate} Hz has no samples")
+    return n
+
+
+def _sum_square_hops(weighted: np.ndarray, size: int) -> np.ndarray:
+    """Mean square per complete hop, summed over channels (partial hop dropped)."""
+    count = weighted.shape[0] // size
+    if count == 0:
+        return np.zeros(0)
+    body = weighted[: count * size].astype(np.float64, copy=False)
+    per_channel = np.mean(body.reshape(count, size, -1) ** 2, axis=1)
+    return per_channel.sum(axis=1)
+
+
+def hop_powers(samples: np.ndarray, rate: int, hop: float = 0.1) -> np.ndarray:
+    """K-weighted mean square of each complete ``hop``-second hop, summed over channels.
+
+    The trailing partial hop is dropped (see the module docstring). The filter
+    starts from rest, as BS.1770 assumes.
+    """
+    x = _as_2d(samples).astype(np.float64, copy=False)
+    if x.shape[0] == 0:
+        return np.zeros(0)
+    weighted = signal.sosfilt(k_weighting_sos(rate), x, axis=0)
+    return _sum_square_hops(weighted, hop_size(rate, hop))
+
+
+def power_to_lufs(power: float) -> float:
+    """Loudness of a K-weighted mean square; −inf for silence."""
+    if power <= 0.0:
+        return -math.inf
+    return _OFFSET + 10.0 * math.log10(power)
+
+
+def block_powers(powers: np.ndarray, hops_per_block: int = 4) -> np.ndarray:
+    """Mean power of every window of ``hops_per_block`` consecutive hops (75 % overlap).
+
+    A signal shorter than one block becomes a single block of the hops it has.
+    """
+    p = np.asarray(powers, dtype=np.float64)
+    if p.size == 0:
+        return p
+    if p.size < hops_per_block:
+        return np.array([p.mean()])
+    kernel = np.ones(hops_per_block) / hops_per_block
+    return np.convolve(p, kernel, mode="valid")
+
+
+def gated_loudness(powers: np.ndarray, hops_per_block: int = 4) -> float:
+    """Integrated loudness (LUFS) from hop powers, with BS.1770's two gates.
+
+    Blocks below −70 LUFS are ignored, then blocks more than 10 LU below the
+    loudness of the remaining ones. Returns −inf when nothing passes (silence).
+    """
+    blocks = block_powers(powers, hops_per_block)
+    if blocks.size == 0:
+        return -math.inf
+    with np.errstate(divide="ignore"):
+        levels = _OFFSET + 10.0 * np.log10(blocks)
+    loud = blocks[levels > ABSOLUTE_GATE]
+    if loud.size == 0:
+        return -math.inf
+    relative = power_to_lufs(float(loud.mean())) + RELATIVE_GATE
+    kept = blocks[(levels > ABSOLUTE_GATE) & (levels > relative)]
+    return power_to_lufs(float(kept.mean()))
+
+
+def integrated_loudness(samples: np.ndarray, rate: int) -> float:
+    """Integrated loudness in LUFS of a whole signal (mono or multichannel)."""
+    return gated_loudness(hop_powers(samples, rate))
+
+
+# 4× interpolation filter: 49 taps (12–13 per phase, as in BS.1770 Annex 2), cutoff at
+# the original Nyquist. Each interpolated sample is one phase dotted with 13 input
+# samples and only the maximum matters, so a sliding window times a (13, 4) matrix of
+# the phases gives exactly resample_poly's peak, several times faster.
+_TRUE_PEAK_FIR = signal.firwin(49, 0.25, window=("kaiser", 5.0))
+_TP_TAPS = 13
+_TP_MATRIX = np.zeros((_TP_TAPS, 4))
+for _phase in range(4):
+    _taps = _TRUE_PEAK_FIR[_phase::4] * 4
+    _TP_MATRIX[: len(_taps), _phase] = _taps
+_TP_MATRIX = np.ascontiguousarray(_TP_MATRIX[::-1])  # reversed: a dot product becomes a convolution
+_TP_CHUNK = 1 << 16  # windows per matrix product: bounded memory on hour-long input
+
+
+def true_peak_db(samples: np.ndarray, rate: int | None = None) -> float:
+    """Peak level in dBTP, measured on a 4× oversampled copy (BS.1770 Annex 2).
+
+    The signal is taken to start and end in silence (zero padding), as
+    resample_poly does. ``rate`` is accepted for symmetry; 4× is what BS.1770
+    asks for at 44.1/48 kHz. About 3 ms for a 3 s clip; memory stays bounded.
+    −inf for silence.
+    """
+    del rate
+    x = _as_2d(samples)
+    best = max((_channel_true_peak(x[:, c]) for c in range(x.shape[1])), default=0.0)
+    return 20.0 * math.log10(best) if best > 0.0 else -math.inf
+
+
+def _channel_true_peak(column: np.ndarray) -> float:
+    """Largest |value| of the full 4× interpolation of one channel (linear scale)."""
+    if column.size == 0:
+        return 0.0
+    edge = _TP_TAPS - 1
+    padded = np.zeros(column.size + 2 * edge)
+    padded[edge : edge + column.size] = column
+    best = float(np.max(np.abs(column)))
+    for start in range(0, padded.size - edge, _TP_CHUNK):
+        windows = np.lib.stride_tricks.sliding_window_view(
+            padded[start : start + _TP_CHUNK + edge], _TP_TAPS
+        )
+        best = max(best, float(np.max(np.abs(windows @ _TP_MATRIX))))
+    return best
+
+
+class HopMeter:
+    """Streaming :func:`hop_powers`: feed blocks of any size, get the same hops.
+
+    Keeps the K-weighting filter state and the samples of the unfinished hop,
+    so a mixer producing audio block by block measures exactly what
+    ``hop_powers(whole_signal)`` would, in constant memory.
+    """
+
+    def __init__(self, rate: int, channels: int = 1, hop: float = 0.1) -> None:
+        self.rate = rate
+        self.channels = channels
+        self._sos = k_weighting_sos(rate)
+        self._state = np.zeros((self._sos.shape[0], 2, channels))
+        self._size = hop_size(rate, hop)
+        self._pending = np.zeros((0, channels))
+
+    def feed(self, samples: np.ndarray) -> np.ndarray:
+        """Filter one block; return the powers of the hops it completed."""
+        x = _as_2d(samples).astype(np.float64, copy=False)
+        if x.shape[1] != self.channels:
+            raise ValueError(f"expected {self.channels} channels, got {x.shape[1]}")
+        weighted, self._state = signal.sosfilt(self._sos, x, axis=0, zi=self._state)
+        joined = np.concatenate([self._pending, weighted])
+        count = joined.shape[0] // self._size
+        self._pending = joined[count * self._size :]
+        return _sum_square_hops(joined[: count * self._size], self._size)
