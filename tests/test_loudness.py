@@ -108,8 +108,39 @@ def test_true_peak_sees_intersample_peaks() -> None:
 
 
 def test_true_peak_equals_full_oversampling() -> None:
-    from voiceguide.loudness import _TRUE_PEAK_FIR
+    from voiceguide.loudness import true_peak_fir
 
     x = RNG.normal(0, 0.2, (20_000, 2))
-    over = signal.resample_poly(x, 4, 1, axis=0, window=_TRUE_PEAK_FIR)
+    over = signal.resample_poly(x, 4, 1, axis=0, window=true_peak_fir())
     assert true_peak_db(x, 44_100) == pytest.approx(20 * np.log10(np.max(np.abs(over))))
+
+
+def test_interpolated_peaks_find_where_true_peaks_are() -> None:
+    """Per-sample true peaks agree with full oversampling, to within the filter's reach."""
+    from scipy import signal
+
+    from voiceguide.loudness import interpolated_peaks, true_peak_fir
+
+    rng = np.random.default_rng(3)
+    x = np.zeros((4000, 2))
+    x[1000:1010, 0] = [0.5, -0.5] * 5  # a burst at a quarter of the rate: high overshoot
+    x[3000:3200, 1] = rng.standard_normal(200) * 0.2
+    over = signal.resample_poly(x, 4, 1, axis=0, window=true_peak_fir())
+    full = np.abs(over).reshape(-1, 4, 2).max(axis=(1, 2))
+    local = interpolated_peaks(x)
+    assert local.max() == pytest.approx(full.max(), rel=1e-6)
+    for i in (1005, 3100):
+        assert local[i - 8 : i + 8].max() == pytest.approx(full[i - 8 : i + 8].max(), rel=1e-3)
+    assert local[:900].max() == 0 and local[2000:2900].max() == 0
+
+
+def test_limiter_gain_holds_the_ceiling_smoothly() -> None:
+    from voiceguide.loudness import limiter_gain
+
+    peaks = np.full(2000, 0.5)
+    peaks[1000] = 2.0
+    gain = limiter_gain(peaks, 1.0, radius=40)
+    assert np.all(peaks * gain <= 1.0 + 1e-12)
+    assert gain[1000] == pytest.approx(0.5)
+    assert gain[900] == 1.0 and gain[1100] == 1.0
+    assert np.abs(np.diff(gain)).max() < 0.05  # glides, never jumps

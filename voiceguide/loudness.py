@@ -25,10 +25,10 @@ Conventions, stated once:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
-from scipy import signal
 
 # BS.1770 constants: the −0.691 dB offset makes a 997 Hz full-scale sine read −3.01 LUFS.
 _OFFSET = -0.691
@@ -117,7 +117,7 @@ def hop_powers(samples: np.ndarray, rate: int, hop: float = 0.1) -> np.ndarray:
     x = _as_2d(samples).astype(np.float64, copy=False)
     if x.shape[0] == 0:
         return np.zeros(0)
-    weighted = signal.sosfilt(k_weighting_sos(rate), x, axis=0)
+    weighted = _scipy_signal().sosfilt(k_weighting_sos(rate), x, axis=0)
     return _sum_square_hops(weighted, hop_size(rate, hop))
 
 
@@ -170,13 +170,35 @@ def integrated_loudness(samples: np.ndarray, rate: int) -> float:
 # the original Nyquist. Each interpolated sample is one phase dotted with 13 input
 # samples and only the maximum matters, so a sliding window times a (13, 4) matrix of
 # the phases gives exactly resample_poly's peak, several times faster.
-_TRUE_PEAK_FIR = signal.firwin(49, 0.25, window=("kaiser", 5.0))
 _TP_TAPS = 13
-_TP_MATRIX = np.zeros((_TP_TAPS, 4))
-for _phase in range(4):
-    _taps = _TRUE_PEAK_FIR[_phase::4] * 4
-    _TP_MATRIX[: len(_taps), _phase] = _taps
-_TP_MATRIX = np.ascontiguousarray(_TP_MATRIX[::-1])  # reversed: a dot product becomes a convolution
+
+
+@functools.cache
+def true_peak_fir() -> np.ndarray:
+    """The 49-tap 4× interpolation filter, made on first use (scipy loads slowly)."""
+    return _scipy_signal().firwin(49, 0.25, window=("kaiser", 5.0))
+
+
+@functools.cache
+def _tp_matrix() -> np.ndarray:
+    """The four phases of :func:`true_peak_fir` as a (13, 4) matrix."""
+    fir = true_peak_fir()
+    matrix = np.zeros((_TP_TAPS, 4))
+    for phase in range(4):
+        taps = fir[phase::4] * 4
+        matrix[: len(taps), phase] = taps
+    return np.ascontiguousarray(matrix[::-1])  # reversed: a dot product becomes a convolution
+
+
+def _scipy_signal():  # type: ignore[no-untyped-def]
+    """scipy.signal, imported on first use: it takes about a second to load, and
+    commands that never measure anything (and live playback's first block)
+    should not wait for it."""
+    from scipy import signal
+
+    return signal
+
+
 _TP_CHUNK = 1 << 16  # windows per matrix product: bounded memory on hour-long input
 
 
@@ -206,8 +228,44 @@ def _channel_true_peak(column: np.ndarray) -> float:
         windows = np.lib.stride_tricks.sliding_window_view(
             padded[start : start + _TP_CHUNK + edge], _TP_TAPS
         )
-        best = max(best, float(np.max(np.abs(windows @ _TP_MATRIX))))
+        best = max(best, float(np.max(np.abs(windows @ _tp_matrix()))))
     return best
+
+
+def interpolated_peaks(samples: np.ndarray) -> np.ndarray:
+    """Per input sample, the largest magnitude of the 4× interpolation near it, over channels.
+
+    The limiter needs to know *where* true peaks are, not just how high the
+    highest is; positions are good to a few samples, far inside its window.
+    """
+    x = _as_2d(samples)
+    edge = _TP_TAPS - 1
+    out = np.max(np.abs(x), axis=1).astype(np.float64)
+    for c in range(x.shape[1]):
+        padded = np.zeros(x.shape[0] + 2 * edge)
+        padded[edge : edge + x.shape[0]] = x[:, c]
+        windows = np.lib.stride_tricks.sliding_window_view(padded, _TP_TAPS)
+        peaks = np.max(np.abs(windows @ _tp_matrix()), axis=1)  # window j centres on sample j - 6
+        np.maximum(out, peaks[edge // 2 : edge // 2 + x.shape[0]], out=out)
+    return out
+
+
+def limiter_gain(peaks: np.ndarray, ceiling: float, radius: int) -> np.ndarray:
+    """A smooth gain that keeps every ``peaks`` value at or under ``ceiling``.
+
+    The gain each sample needs is held (minimum) over ±radius, then averaged
+    over ±radius/2: every average only includes gains no higher than the one
+    its own sample needs, so the ceiling holds while the gain glides
+    (attack and release of about ``radius`` samples). The result depends
+    only on ``peaks`` within 1.5 × radius, so blocks processed with that much
+    margin join seamlessly.
+    """
+    from scipy import ndimage  # loaded on first use: most audio never needs limiting
+
+    need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
+    held = ndimage.minimum_filter1d(need, size=2 * radius + 1, mode="nearest")
+    smooth = ndimage.uniform_filter1d(held, size=radius + 1, mode="nearest")
+    return np.minimum(smooth, need)
 
 
 class HopMeter:
@@ -231,7 +289,7 @@ class HopMeter:
         x = _as_2d(samples).astype(np.float64, copy=False)
         if x.shape[1] != self.channels:
             raise ValueError(f"expected {self.channels} channels, got {x.shape[1]}")
-        weighted, self._state = signal.sosfilt(self._sos, x, axis=0, zi=self._state)
+        weighted, self._state = _scipy_signal().sosfilt(self._sos, x, axis=0, zi=self._state)
         joined = np.concatenate([self._pending, weighted])
         count = joined.shape[0] // self._size
         self._pending = joined[count * self._size :]

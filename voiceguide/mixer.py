@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy import ndimage, signal
 
 from voiceguide import loudness
 from voiceguide.ambience import SESSION_RATE, Bed, load_chime
@@ -385,32 +384,19 @@ def _add_at(target: np.ndarray, index: int, values: np.ndarray) -> None:
 
 # ---------------------------------------------------------------- limiter
 
-#: 4× interpolation for true peaks (BS.1770 Annex 2 asks for at least 4×).
-_FIR = signal.firwin(49, 0.25, window=("kaiser", 5.0)) * 4
-#: No interpolated value exceeds the largest sample within reach by more than this.
-_OVERSHOOT = float(max(np.abs(_FIR[k::4]).sum() for k in range(4)))
-_REACH = 7  # input samples one output phase of the filter reaches on either side
-LIMIT_RADIUS = int(0.004 * RATE)  # gain reaches its floor over 4 ms and recovers over 4 ms
-LIMITER_MARGIN = 2 * LIMIT_RADIUS + 64
+LIMIT_RADIUS = int(0.004 * RATE)  # the gain moves over about 4 ms
+LIMITER_MARGIN = 2 * LIMIT_RADIUS + 64  # covers the limiter's reach and the interpolation's
 
 
 def limit(x: np.ndarray, ceiling: float, bound: np.ndarray | None = None) -> np.ndarray:
-    """Hold true peaks under ``ceiling`` with a smooth, look-ahead gain.
+    """Hold true peaks under ``ceiling`` with a smooth look-ahead gain.
 
-    The needed gain is min-filtered over ±R samples and then averaged over
-    ±R, which keeps it continuous and never above what any sample within
-    reach needs. Output depends only on input within LIMITER_MARGIN, so
-    blocks made with that margin join seamlessly. Where ``bound`` (an upper
-    bound of the true peak) is under the ceiling nothing needs measuring.
+    Where ``bound`` (an upper bound of the true peak) is under the ceiling
+    nothing needs measuring, which is almost everywhere.
     """
     if bound is not None and bound.max(initial=0.0) <= ceiling:
         return x
-    peaks = sample_true_peaks(x)
-    if peaks.max(initial=0.0) <= ceiling:
-        return x
-    need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
-    floor = ndimage.minimum_filter1d(need, size=2 * LIMIT_RADIUS + 1, mode="nearest")
-    gain = ndimage.uniform_filter1d(floor, size=2 * LIMIT_RADIUS + 1, mode="nearest")
+    gain = loudness.limiter_gain(sample_true_peaks(x), ceiling, LIMIT_RADIUS)
     return (x * gain[:, None]).astype(np.float32)
 
 
@@ -419,21 +405,15 @@ def _true_peak(x: np.ndarray) -> float:
 
 
 def sample_true_peaks(x: np.ndarray) -> np.ndarray:
-    """Per-sample peak of the 4× oversampled signal, where it could matter.
+    """Per-sample true peak where it could reach the ceiling; sample magnitude elsewhere.
 
-    Oversampling is costly, so only samples within the interpolation's
-    possible overshoot of the loudest are examined; elsewhere the sample
-    magnitude stands in (it cannot reach the ceiling there anyway).
+    Interpolation cannot more than double a peak, so only stretches within
+    6 dB of the loudest sample are oversampled.
     """
     magnitude = np.max(np.abs(x), axis=1).astype(np.float64)
-    near = magnitude >= magnitude.max(initial=0.0) / _OVERSHOOT
-    if not near.any():
+    loud = np.flatnonzero(magnitude >= magnitude.max(initial=0.0) / 2)
+    if not len(loud):
         return magnitude
-    idx = np.flatnonzero(ndimage.binary_dilation(near, iterations=2 * _REACH))
-    runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
-    for run in runs:
-        a, b = int(run[0]), int(run[-1]) + 1
-        over = signal.upfirdn(_FIR, x[a:b], up=4, axis=0)[24 : 24 + 4 * (b - a)]
-        per_sample = np.abs(over).reshape(b - a, 4, -1).max(axis=(1, 2))
-        magnitude[a:b] = np.maximum(magnitude[a:b], per_sample)
+    a, b = max(0, int(loud[0]) - 16), min(len(x), int(loud[-1]) + 17)
+    np.maximum(magnitude[a:b], loudness.interpolated_peaks(x[a:b]), out=magnitude[a:b])
     return magnitude

@@ -51,10 +51,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, signal
 
 from voiceguide.errors import SpeechError
-from voiceguide.loudness import hop_powers, integrated_loudness, true_peak_db
+from voiceguide.loudness import hop_powers, integrated_loudness, limiter_gain, true_peak_db
 
 DEFAULT_VOICE = "gmw/en-us"
 DEFAULT_RATE = 150
@@ -287,6 +286,8 @@ def resample(x: np.ndarray, rate: int, target: int = CLIP_RATE) -> np.ndarray:
     if rate == target:
         return x
     g = math.gcd(rate, target)
+    from scipy import signal  # loaded on first use: it is slow to import
+
     return signal.resample_poly(x, target // g, rate // g)
 
 
@@ -298,12 +299,7 @@ def limit_peaks(x: np.ndarray, ceiling: float, rate: int) -> np.ndarray:
     one needed at that sample, so the ceiling holds while the gain moves
     smoothly (about 5 ms attack and release): transparent on speech.
     """
-    w = max(2, round(_LIMITER_WINDOW * rate))
-    magnitude = np.maximum(np.abs(x), 1e-12)
-    required = np.minimum(1.0, ceiling / magnitude)
-    held = ndimage.minimum_filter1d(required, size=2 * w + 1, mode="nearest")
-    smooth = ndimage.uniform_filter1d(held, size=w + 1, mode="nearest")
-    return x * np.minimum(smooth, required)
+    return x * limiter_gain(np.abs(x), ceiling, max(2, round(_LIMITER_WINDOW * rate)))
 
 
 def level_match(
