@@ -26,6 +26,9 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
+from voiceguide.ambience import decode
+from voiceguide.loudness import integrated_loudness, true_peak_db
+
 RATE = 44100
 OUT_DIR = Path(__file__).resolve().parent.parent / "ambience"
 BED_LUFS = -30.0  # beds sit at the same loudness; the mixer sets the final level
@@ -530,6 +533,7 @@ def render(recipe: Recipe) -> dict[str, object]:
         f"{recipe.name:12s} {recipe.seconds:5.1f} s  peak {20 * np.log10(peak):6.1f} dBFS"
         f"  {path.stat().st_size / 1e6:5.2f} MB"
     )
+    decoded = decode(path)  # measured as players (and the mixer) will hear it
     return {
         "name": recipe.name,
         "file": path.name,
@@ -537,7 +541,8 @@ def render(recipe: Recipe) -> dict[str, object]:
         "seconds": recipe.seconds,
         "licence": LICENCE,
         "loop": recipe.loop,
-        "lufs": BED_LUFS if recipe.loop else CHIME_LUFS,
+        "lufs": round(integrated_loudness(decoded, RATE), 2),
+        "peak_dbtp": round(true_peak_db(decoded), 2),
     }
 
 

@@ -42,6 +42,8 @@ class BedInfo:
     licence: str
     path: Path
     loop: bool = True
+    lufs: float | None = None  # measured on the decoded file by scripts/make_ambience.py
+    peak_dbtp: float | None = None
 
 
 def bundled_dir() -> Path:
@@ -69,9 +71,16 @@ def _manifest() -> tuple[BedInfo, ...]:
             licence=e["licence"],
             path=folder / e["file"],
             loop=bool(e.get("loop", True)),
+            lufs=e.get("lufs"),
+            peak_dbtp=e.get("peak_dbtp"),
         )
         for e in entries
     )
+
+
+def bundled_info(name: str) -> BedInfo:
+    """The manifest entry of a bundled bed or the chime."""
+    return next(info for info in _manifest() if info.name == name)
 
 
 def list_beds() -> list[BedInfo]:
@@ -153,12 +162,18 @@ def _trim_silence(samples: np.ndarray) -> np.ndarray:
 class Bed:
     """A loopable bed in memory, readable at any absolute sample index."""
 
-    def __init__(self, name: str, loop: np.ndarray, rate: int = SESSION_RATE) -> None:
+    def __init__(
+        self, name: str, loop: np.ndarray, rate: int = SESSION_RATE, info: BedInfo | None = None
+    ) -> None:
         if loop.ndim != 2 or loop.shape[1] != 2 or loop.shape[0] == 0:
             raise ValueError("a bed's loop must be a non-empty (n, 2) array")
         self.name = name
         self.loop = loop
         self.rate = rate
+        # Known levels of a bundled bed spare the mixer a measurement (and a
+        # slow scipy import) before live playback's first block.
+        self.lufs = info.lufs if info else None
+        self.peak_dbtp = info.peak_dbtp if info else None
 
     def __repr__(self) -> str:
         return f"Bed({self.name!r}, {self.seconds:.1f} s)"
@@ -172,7 +187,7 @@ class Bed:
         """A bundled bed by name (``river``) or an audio file (relative to ``base_dir``)."""
         names = [info.name for info in list_beds()]
         if spec in names:
-            return cls(spec, _bundled_loop(spec))
+            return cls(spec, _bundled_loop(spec), info=bundled_info(spec))
         path = Path(spec).expanduser()
         if base_dir is not None and not path.is_absolute():
             path = Path(base_dir) / path

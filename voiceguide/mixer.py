@@ -25,7 +25,7 @@ from functools import cached_property
 import numpy as np
 
 from voiceguide import loudness
-from voiceguide.ambience import SESSION_RATE, Bed, load_chime
+from voiceguide.ambience import CHIME, SESSION_RATE, Bed, bundled_info, load_chime
 from voiceguide.script import Script
 
 RATE = SESSION_RATE
@@ -183,10 +183,13 @@ class Mixer:
         """Linear gain bringing each bed to its place relative to the speech."""
         wanted = self.settings.target_lufs + self.settings.bed_volume
         gains = {}
-        for name in self.beds:
-            level = loudness.gated_loudness(self.bed_powers[name])
+        for name, bed in self.beds.items():
+            level = bed.lufs if bed.lufs is not None else self._measured_lufs(name)
             gains[name] = 0.0 if math.isinf(level) else 10 ** ((wanted - level) / 20)
         return gains
+
+    def _measured_lufs(self, name: str) -> float:
+        return loudness.gated_loudness(self.bed_powers[name])
 
     @cached_property
     def bed_powers(self) -> dict[str, np.ndarray]:
@@ -194,17 +197,26 @@ class Mixer:
 
     @cached_property
     def bed_peaks(self) -> dict[str, float]:
-        return {name: _true_peak(bed.loop) for name, bed in self.beds.items()}
+        return {
+            name: 10 ** (bed.peak_dbtp / 20) if bed.peak_dbtp is not None else _true_peak(bed.loop)
+            for name, bed in self.beds.items()
+        }
 
     @cached_property
     def chime_peak(self) -> float:
-        return _true_peak(self._chime)
+        info = bundled_info(CHIME)
+        if info.peak_dbtp is None:
+            return _true_peak(self._chime)
+        return 10 ** (info.peak_dbtp / 20)
 
     @cached_property
     def chime_gain(self) -> float:
         if not len(self._chime):
             return 0.0
-        level = loudness.integrated_loudness(self._chime, RATE)
+        info = bundled_info(CHIME)
+        level = info.lufs
+        if level is None:
+            level = loudness.integrated_loudness(self._chime, RATE)
         wanted = self.settings.target_lufs + self.settings.chime_volume
         return 10 ** ((wanted - level) / 20)
 
