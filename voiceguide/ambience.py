@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.errors import AudioError
+from voiceguide.paths import cache_dir
 
 SESSION_RATE = 44100
 CHIME = "chime"
@@ -126,11 +129,34 @@ def _last_line(stderr: bytes) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _bundled_loop(name: str) -> np.ndarray:
-    """Decode a bundled file once per process; read-only so no caller can spoil the cache."""
-    info = next(i for i in _manifest() if i.name == name)
-    loop = decode(info.path)
+    """Decode a bundled file once per process; read-only so no caller can spoil the cache.
+
+    Decoding Vorbis takes a tenth of a second or more, which live playback
+    cannot spare before its first block, so the decoded samples are also kept
+    on disk (int16, keyed by the file's hash) and later runs just read them.
+    """
+    info = bundled_info(name)
+    data = info.path.read_bytes()
+    cached = cache_dir() / "beds" / f"{name}-{hashlib.sha1(data).hexdigest()[:16]}.npy"
+    try:
+        pcm = np.load(cached)
+    except (OSError, ValueError):
+        pcm = np.clip(np.round(decode(info.path) * 32768.0), -32768, 32767).astype("<i2")
+        _store_decoded(cached, pcm)
+    loop = pcm.astype(np.float32) / np.float32(32768.0)  # the same samples, cached or not
     loop.setflags(write=False)
     return loop
+
+
+def _store_decoded(path: Path, pcm: np.ndarray) -> None:
+    """Best effort: a read-only or full cache folder only costs the next run a decode."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
+        np.save(tmp, pcm)
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def load_chime() -> np.ndarray:

@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 # BS.1770 constants: the −0.691 dB offset makes a 997 Hz full-scale sine read −3.01 LUFS.
-_OFFSET = -0.691
+LUFS_OFFSET = -0.691  # BS.1770: loudness = LUFS_OFFSET + 10 log10(power)
 ABSOLUTE_GATE = -70.0
 RELATIVE_GATE = -10.0
 
@@ -125,7 +125,7 @@ def power_to_lufs(power: float) -> float:
     """Loudness of a K-weighted mean square; −inf for silence."""
     if power <= 0.0:
         return -math.inf
-    return _OFFSET + 10.0 * math.log10(power)
+    return LUFS_OFFSET + 10.0 * math.log10(power)
 
 
 def block_powers(powers: np.ndarray, hops_per_block: int = 4) -> np.ndarray:
@@ -152,7 +152,7 @@ def gated_loudness(powers: np.ndarray, hops_per_block: int = 4) -> float:
     if blocks.size == 0:
         return -math.inf
     with np.errstate(divide="ignore"):
-        levels = _OFFSET + 10.0 * np.log10(blocks)
+        levels = LUFS_OFFSET + 10.0 * np.log10(blocks)
     loud = blocks[levels > ABSOLUTE_GATE]
     if loud.size == 0:
         return -math.inf

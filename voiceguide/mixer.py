@@ -74,15 +74,33 @@ class ClipBank:
 
     def __init__(self) -> None:
         self._clips: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+        self._placeholders: set[str] = set()
 
     def add(self, text: str, samples: np.ndarray, powers: np.ndarray | None = None) -> None:
+        if text not in self._clips:
+            self._clips[text] = _entry(samples, powers)
+
+    def placeholder(self, text: str, seconds: float, lufs: float = -16.0) -> None:
+        """Silence standing in for a clip not synthesized yet (live playback starts first).
+
+        Its powers say it is as loud as a real clip, so a loudness prediction
+        made before the real clip exists comes out nearly the same.
+        """
         if text in self._clips:
             return
-        pcm = np.clip(np.round(np.asarray(samples, dtype=np.float32) * 32767.0), -32768, 32767)
-        if powers is None or len(powers) == 0:
-            powers = loudness.hop_powers(samples, RATE)
-        peak = 10 ** (loudness.true_peak_db(pcm / 32767.0) / 20) if pcm.any() else 0.0
-        self._clips[text] = (pcm.astype(np.int16), np.asarray(powers, dtype=np.float64), peak)
+        n = max(1, round(seconds * RATE))
+        hop_power = 10 ** ((lufs - loudness.LUFS_OFFSET) / 10)
+        powers = np.full(max(1, n // HOP), hop_power)
+        self._clips[text] = (np.zeros(n, np.int16), powers, 10 ** (-1 / 20))
+        self._placeholders.add(text)
+
+    def replace(self, text: str, samples: np.ndarray, powers: np.ndarray | None = None) -> None:
+        """Swap in a real clip; one assignment, so a reader on another thread never misses it."""
+        self._clips[text] = _entry(samples, powers)
+        self._placeholders.discard(text)
+
+    def is_real(self, text: str) -> bool:
+        return text in self._clips and text not in self._placeholders
 
     def __contains__(self, text: object) -> bool:
         return text in self._clips
@@ -96,6 +114,14 @@ class ClipBank:
     @property
     def nbytes(self) -> int:
         return sum(pcm.nbytes for pcm, _ in self._clips.values())
+
+
+def _entry(samples: np.ndarray, powers: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
+    pcm = np.clip(np.round(np.asarray(samples, dtype=np.float32) * 32767.0), -32768, 32767)
+    if powers is None or len(powers) == 0:
+        powers = loudness.hop_powers(samples, RATE)
+    peak = 10 ** (loudness.true_peak_db(pcm / 32767.0) / 20) if pcm.any() else 0.0
+    return pcm.astype(np.int16), np.asarray(powers, dtype=np.float64), peak
 
 
 def _raised_cosine(x: np.ndarray) -> np.ndarray:
@@ -129,8 +155,17 @@ class Mixer:
         clips: ClipBank,
         beds: Mapping[str, Bed],
         settings: MixSettings | None = None,
+        *,
+        master_gain: float | None = None,
+        nominal: bool = False,
     ) -> None:
+        """``master_gain`` fixes the gain instead of predicting it (a live session
+        keeps one gain while its script changes); ``nominal`` predicts from the
+        bundled beds' known levels instead of measuring their loops."""
         self.script = script
+        self.nominal = nominal
+        if master_gain is not None:
+            self.__dict__["master_gain"] = master_gain
         self.settings = settings or MixSettings()
         self.clips = clips
         self.beds = beds
@@ -187,6 +222,15 @@ class Mixer:
             level = bed.lufs if bed.lufs is not None else self._measured_lufs(name)
             gains[name] = 0.0 if math.isinf(level) else 10 ** ((wanted - level) / 20)
         return gains
+
+    def derive(self, script: Script) -> Mixer:
+        """A mixer for a changed script, sharing clips, beds, levels and the master gain."""
+        derived = Mixer(script, self.clips, self.beds, self.settings, master_gain=self.master_gain,
+                        nominal=self.nominal)  # fmt: skip
+        for name in ("bed_gains", "bed_powers", "bed_peaks", "chime_peak", "chime_gain"):
+            if name in self.__dict__:
+                derived.__dict__[name] = self.__dict__[name]
+        return derived
 
     def _measured_lufs(self, name: str) -> float:
         return loudness.gated_loudness(self.bed_powers[name])
@@ -351,17 +395,30 @@ class Mixer:
         for p in self.placed:
             _add_at(power, p.start // HOP, p.powers * speech)
         if self.chimes:
-            chime = loudness.hop_powers(self._chime, RATE) * self.chime_gain**2
+            chime = self._chime_powers() * self.chime_gain**2
             for at in self.chimes:
                 _add_at(power, at // HOP, chime)
         centres = np.arange(hops) * HOP + HOP // 2
         envelope = self.envelope_at(centres)
         for name, weight in self.bed_weights_at(centres):
-            loop = self.bed_powers[name]
+            loop = self._bed_power_profile(name)
             if len(loop):
-                index = (centres % len(self.beds[name].loop)) // HOP % len(loop)
+                index = (centres % len(self.beds[name].loop)) // HOP % len(loop)  # loop position
                 power += loop[index] * (envelope * weight * self.bed_gains[name]) ** 2
         return loudness.gated_loudness(power)
+
+    def _chime_powers(self) -> np.ndarray:
+        info = bundled_info(CHIME)
+        if self.nominal and info.lufs is not None:
+            hops = max(1, len(self._chime) // HOP)
+            return np.full(hops, 10 ** ((info.lufs - loudness.LUFS_OFFSET) / 10))
+        return loudness.hop_powers(self._chime, RATE)
+
+    def _bed_power_profile(self, name: str) -> np.ndarray:
+        bed = self.beds[name]
+        if self.nominal and bed.lufs is not None:
+            return np.array([10 ** ((bed.lufs - loudness.LUFS_OFFSET) / 10)])
+        return self.bed_powers[name]
 
     @cached_property
     def master_gain(self) -> float:

@@ -54,6 +54,7 @@ import numpy as np
 
 from voiceguide.errors import SpeechError
 from voiceguide.loudness import hop_powers, integrated_loudness, limiter_gain, true_peak_db
+from voiceguide.paths import cache_dir
 
 DEFAULT_VOICE = "gmw/en-us"
 DEFAULT_RATE = 150
@@ -402,12 +403,7 @@ _MAGIC = b"VGCLIP1\0"
 
 def default_cache_dir() -> Path:
     """``$VOICEGUIDE_CACHE_DIR`` or the platform's user cache folder."""
-    env = os.environ.get("VOICEGUIDE_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("voiceguide"))
+    return cache_dir()
 
 
 class ClipCache:

@@ -60,3 +60,7 @@ for _command in (voices, say, cache, config):
 from voiceguide.cli.render import render  # noqa: E402
 
 main.add_command(render)
+
+from voiceguide.cli.play import play  # noqa: E402
+
+main.add_command(play)

@@ -1,0 +1,140 @@
+"""The session as live playback sees it: sound at once, speech as it arrives.
+
+Playback must start within half a second, long before every cue is
+synthesized (a cold start needs a second just to boot the speech workers).
+The session opens on two seconds of bed, so the player starts on a mixer
+whose cues are silent placeholders of their estimated length, and a
+background thread swaps in real clips — first the earliest cues — laying the
+script out again each time. Cues only ever move later, and only the part not
+yet heard changes. If the playhead ever reaches a cue whose clip is still
+missing, the bed simply plays on a little longer (time is inserted there).
+
+The master gain is fixed once at the start, from the bundled beds' known
+levels and clips assumed at their normalized loudness, so the level never
+jumps; it differs from an offline render's measured gain by a fraction of
+a dB.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from voiceguide import edits
+from voiceguide.compiler import layout
+from voiceguide.errors import VoiceguideError
+from voiceguide.mixer import ClipBank, Mixer, MixSettings
+from voiceguide.render import load_beds
+from voiceguide.script import Cue, Script
+from voiceguide.speech import Speaker, VoiceSettings
+
+#: Cues within this many seconds of the start are synthesized first, on their own.
+FIRST_BATCH_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class _Edit:
+    kind: str  # "insert", "extend" or "repeat"
+    at: float
+    seconds: float = 0.0
+
+
+class LiveSession:
+    """A mixer that is always safe to pull from, improving as clips arrive."""
+
+    def __init__(
+        self,
+        script: Script,
+        voice: VoiceSettings,
+        lexicon: Mapping[str, str] | None = None,
+        settings: MixSettings | None = None,
+        speaker_factory: Callable[[], Speaker] | None = None,
+    ) -> None:
+        self.base = script
+        self.voice = voice
+        self.settings = settings or MixSettings(speech_volume=voice.volume)
+        self.bank = ClipBank()
+        for cue in script.cues:
+            self.bank.placeholder(cue.text, cue.length)
+        self._edits: list[_Edit] = []
+        self._lock = threading.Lock()
+        self.mixer = Mixer(script, self.bank, load_beds(script), self.settings, nominal=True)
+        self.mixer.master_gain  # noqa: B018 - fix the gain now, before anything changes
+        self._factory = speaker_factory or (lambda: Speaker(voice, lexicon=lexicon))
+        self.error: VoiceguideError | None = None
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._synthesize, name="speech", daemon=True)
+
+    # -- background speech
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _synthesize(self) -> None:
+        try:
+            with self._factory() as speaker:
+                for batch in self._batches():
+                    clips = speaker.clips(batch)
+                    for text, clip in clips.items():
+                        self.bank.replace(text, clip.samples, clip.powers)
+                    self._rebuild()
+        except VoiceguideError as err:
+            self.error = err
+        finally:
+            self.done.set()
+
+    def _batches(self) -> list[list[str]]:
+        texts = list(dict.fromkeys(c.text for c in sorted(self.base.cues, key=lambda c: c.at)))
+        early = {c.text for c in self.base.cues if c.at < FIRST_BATCH_SECONDS}
+        first = [t for t in texts if t in early]
+        rest = [t for t in texts if t not in early]
+        return [b for b in (first[:3], first[3:], rest) if b]
+
+    # -- the current script
+
+    @property
+    def script(self) -> Script:
+        return self.mixer.script
+
+    def ready(self, until: float) -> bool:
+        """Whether every cue starting before ``until`` has its real clip."""
+        return all(self.bank.is_real(c.text) for c in self.script.cues if c.at < until)
+
+    def hold(self, at: float, seconds: float) -> None:
+        """Play the bed on for ``seconds`` at ``at``: speech is late, so wait for it."""
+        self._apply(_Edit("insert", at, seconds))
+
+    def extend(self, at: float, seconds: float) -> float:
+        """+/- time on the step at ``at``; returns what was actually changed."""
+        _, changed = edits.extend_step(self.script, at, seconds)
+        if changed:
+            self._apply(_Edit("extend", at, changed))
+        return changed
+
+    def repeat(self, at: float) -> Cue | None:
+        _, again = edits.repeat_instruction(self.script, at)
+        if again is not None:
+            self._apply(_Edit("repeat", at))
+        return again
+
+    def _apply(self, edit: _Edit) -> None:
+        with self._lock:
+            self._edits.append(edit)
+            self.mixer = self.mixer.derive(_edited(self.script, edit))
+
+    def _rebuild(self) -> None:
+        """Lay the base script out with the clips known now, then replay the edits."""
+        with self._lock:
+            laid = layout(self.base, [self.bank.duration(c.text) for c in self.base.cues])
+            for edit in self._edits:
+                laid = _edited(laid, edit)
+            self.mixer = self.mixer.derive(laid)
+
+
+def _edited(script: Script, edit: _Edit) -> Script:
+    if edit.kind == "insert":
+        return edits.insert_time(script, edit.at, edit.seconds)
+    if edit.kind == "extend":
+        return edits.extend_step(script, edit.at, edit.seconds)[0]
+    return edits.repeat_instruction(script, edit.at)[0]
