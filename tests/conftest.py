@@ -1,7 +1,11 @@
-"""Shared fixtures: an isolated cache and config for every test, and the CLI runner."""
+"""Shared setup: an isolated cache, config and state for the whole run, and the CLI runner."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,26 +13,16 @@ from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parent.parent
 
-
-@pytest.fixture(autouse=True)
-def _isolated_dirs(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Never read the developer's own config or write into their cache."""
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
-    monkeypatch.setenv("VOICEGUIDE_CACHE_DIR", str(_shared_cache(tmp_path_factory)))
-
-
-_CACHE: list[Path] = []
-
-
-def _shared_cache(factory: pytest.TempPathFactory) -> Path:
-    """One clip cache for the whole run, so real synthesis happens once per phrase."""
-    if not _CACHE:
-        _CACHE.append(factory.mktemp("clip-cache"))
-    return _CACHE[0]
+# Set before any test or fixture runs (and inherited by every subprocess a test
+# starts): never read the developer's config or touch their cache, and share one
+# clip cache across the run, so each phrase is synthesized once and every
+# process hears the very same clips (espeak's output varies slightly run to run).
+_ROOT = Path(tempfile.mkdtemp(prefix="voiceguide-tests-"))
+atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
+os.environ["VOICEGUIDE_CACHE_DIR"] = str(_ROOT / "cache")
+os.environ["XDG_CONFIG_HOME"] = str(_ROOT / "config")
+os.environ["XDG_STATE_HOME"] = str(_ROOT / "state")
+os.environ.pop("VOICEGUIDE_CONFIG", None)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """``python -m voiceguide`` is the same as the ``voiceguide`` command."""
 
-from voiceguide.cli import main
+from voiceguide.entry import run
 
-main()
+run()

@@ -98,8 +98,9 @@ class LiveSession:
         return self.mixer.script
 
     def ready(self, until: float) -> bool:
-        """Whether every cue starting before ``until`` has its real clip."""
-        return all(self.bank.is_real(c.text) for c in self.script.cues if c.at < until)
+        """Whether the current mixer has the real clip of every cue starting before ``until``."""
+        mixer = self.mixer
+        return not any(c.text in mixer.missing for c in mixer.script.cues if c.at < until)
 
     def hold(self, at: float, seconds: float) -> None:
         """Play the bed on for ``seconds`` at ``at``: speech is late, so wait for it."""

@@ -182,10 +182,14 @@ class Mixer:
 
     def _place_clips(self) -> list[Placed]:
         placed = []
+        missing = set()
         for cue in self.script.cues:
+            if not self.clips.is_real(cue.text):  # asked first: a clip arriving meanwhile is
+                missing.add(cue.text)  # then used but still counted missing, never the reverse
             pcm, powers, peak = self.clips.get(cue.text)
             placed.append(Placed(round(cue.at * RATE), pcm, powers, peak))
         placed.sort(key=lambda p: p.start)
+        self.missing = frozenset(missing)
         return placed
 
     def _duck_spans(self) -> list[tuple[int, int]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class VirtualClock:
 
 class Sink(Protocol):
     def play(self, pcm: np.ndarray) -> None: ...
+    def drain(self) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -89,18 +91,42 @@ class SimpleaudioSink:
                 "live playback needs simpleaudio: pip install 'voiceguide[play]' "
                 "(it builds against ALSA: apt-get install libasound2-dev)"
             ) from None
+        if os.environ.get("PYTHONMALLOC") != "malloc":
+            warnings.warn(
+                "simpleaudio frees memory without holding the GIL; run long playback with "
+                "PYTHONMALLOC=malloc (voiceguide play does this itself)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         self._sa = simpleaudio
         self._live: deque = deque()
+        self._started = False
+
+    def probe(self) -> None:
+        """Open the device once with a moment of silence, to fail before anything starts."""
+        self.play(np.zeros((RATE // 100, 2), np.int16))
 
     def play(self, pcm: np.ndarray) -> None:
         try:
             with _quiet_stderr():  # ALSA prints its own complaints straight to fd 2
                 obj = self._sa.play_buffer(np.ascontiguousarray(pcm), 2, 2, RATE)
         except Exception as err:  # SimpleaudioError is not importable by name reliably
-            raise AudioError(f"cannot play audio: {err}") from None
+            reason = str(err).replace(" -- ", "; ")
+            if not self._started:
+                raise AudioError(
+                    f"no audio output device ({reason}); "
+                    "use `voiceguide render` to write the session to a file instead"
+                ) from None
+            raise AudioError(f"cannot play audio: the output device went away ({reason})") from None
+        self._started = True
         self._live.append(obj)
         while self._live and not self._live[0].is_playing():
             self._live.popleft()
+
+    def drain(self) -> None:
+        """Wait for what was handed over to finish playing."""
+        while self._live:
+            self._live.popleft().wait_done()
 
     def stop(self) -> None:
         while self._live:
@@ -191,6 +217,7 @@ class Player:
                     continue
                 if self.pos >= self.session.mixer.length:
                     self.clock.sleep_until(self.deadline + OVERLAP / RATE)
+                    self.sink.drain()
                     self._draw()
                     return Outcome(position=self.session.mixer.length / RATE, finished=True)
                 if self.clock.now() >= self.deadline - LEAD:
@@ -240,7 +267,7 @@ class Player:
     def _stop(self, finished: bool) -> Outcome:
         self._tail()
         self.clock.sleep_until(self.deadline + (OVERLAP + FADE) / RATE)
-        self.sink.stop()
+        self.sink.drain()  # the fade has played out by now: let it end, not cut it
         return Outcome(position=self.pos / RATE, finished=finished)
 
     # -- keys

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ def play(routine: str, from_step: str | None, resume: bool, **options: Any) -> N
     warn(script.warnings)
     start = _start(script, from_step, resume, key)
     sink = SimpleaudioSink()
+    sink.probe()
     session = LiveSession(
         script,
         voice,
@@ -71,7 +73,8 @@ def play(routine: str, from_step: str | None, resume: bool, **options: Any) -> N
     session.start()
     tty = sys.stdout.isatty()
     with Screen() if tty else PlainLog() as display, KeyReader() as keys:
-        outcome = Player(session, sink, keys=keys, display=display, start=start).run()
+        player = Player(session, sink, clock=_clock(), keys=keys, display=display, start=start)
+        outcome = player.run()
     if session.error is not None:
         raise session.error
     if outcome.finished:
@@ -86,6 +89,13 @@ def play(routine: str, from_step: str | None, resume: bool, **options: Any) -> N
         )
     click.echo(f"voiceguide: stopped at {where}; resume with: voiceguide play {routine} --resume",
                err=True)  # fmt: skip
+
+
+def _clock():  # type: ignore[no-untyped-def]
+    """The real clock; tests set VOICEGUIDE_PLAY_CLOCK=virtual to play an hour in seconds."""
+    from voiceguide.player import RealClock, VirtualClock
+
+    return VirtualClock() if os.environ.get("VOICEGUIDE_PLAY_CLOCK") == "virtual" else RealClock()
 
 
 def _start(script: Script, from_step: str | None, resume: bool, key: str) -> float:

@@ -1,0 +1,235 @@
+"""Live playback through ALSA's file plugin: what would reach the speakers, measured."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voiceguide.ambience import decode
+from voiceguide.compiler import Options, compile
+from voiceguide.player import BLOCK, FADE, OVERLAP, RATE
+from voiceguide.render import render
+from voiceguide.routine import loads
+from voiceguide.script import Script
+
+DRIVER = Path(__file__).parent / "support" / "play_driver.py"
+ROUTINE = """
+voiceguide: 1
+title: Live test session
+intro: Settle your partner face down.
+steps:
+  - title: Spread the oil
+    say: Spread the oil over the whole back with long, slow strokes.
+    duration: 25s
+  - title: Strokes beside the spine
+    say: Glide up beside the spine to the shoulders.
+    reps: 3
+    per_rep: 6s
+    count: true
+  - title: Circles
+    say: Make slow circles over the lower back.
+    duration: 20s
+outro: Rest your hands, then lift them away.
+"""
+
+
+def alsa_home(tmp: Path) -> tuple[dict[str, str], Path]:
+    """A HOME whose default ALSA device writes every stream to its own file."""
+    capture = tmp / "capture"
+    capture.mkdir(parents=True, exist_ok=True)
+    home = tmp / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".asoundrc").write_text(
+        'pcm.!default { type file; slave.pcm "null"; '
+        f'file "{capture}/out.raw"; format "raw"; truncate false }}\n'
+    )
+    # simpleaudio frees memory without the GIL: see voiceguide/entry.py
+    return {**os.environ, "HOME": str(home), "PYTHONMALLOC": "malloc"}, capture
+
+
+def run_driver(tmp: Path, **config) -> tuple[dict, list[np.ndarray]]:  # type: ignore[no-untyped-def]
+    env, capture = alsa_home(tmp)
+    config_path, result_path = tmp / "config.json", tmp / "result.json"
+    config_path.write_text(json.dumps({"routine": ROUTINE, **config}))
+    subprocess.run([sys.executable, str(DRIVER), str(config_path), str(result_path)],
+                   env=env, check=True, timeout=120)  # fmt: skip
+    result = json.loads(result_path.read_text())
+    files = sorted(capture.glob("out.raw*"), key=lambda p: (len(p.name), p.name))
+    streams = [np.fromfile(f, dtype="<i2").reshape(-1, 2) / 32767.0 for f in files]
+    return result, streams
+
+
+def heard(result: dict, streams: list[np.ndarray]) -> np.ndarray:
+    """Every stream placed at the moment it was started: what a listener hears."""
+    played = result["played"]
+    assert len(streams) == len(played)
+    d0 = played[0]["deadline"]
+    offsets = [round((p["deadline"] - d0) * RATE) for p in played]
+    out = np.zeros((max(o + len(s) for o, s in zip(offsets, streams, strict=True)), 2))
+    for offset, stream in zip(offsets, streams, strict=True):
+        out[offset : offset + len(stream)] += stream
+    return out
+
+
+def rms_db(x: np.ndarray) -> float:
+    return 10 * np.log10(np.mean(x**2) + 1e-20)
+
+
+@pytest.fixture(scope="module")
+def hands_free(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, np.ndarray]:
+    tmp = tmp_path_factory.mktemp("free")
+    result, streams = run_driver(tmp, reference=str(tmp / "reference.npy"))
+    result["reference"] = np.load(tmp / "reference.npy")
+    return result, heard(result, streams)
+
+
+def test_hands_free_plays_the_whole_session_and_stops(hands_free) -> None:
+    result, audio = hands_free
+    assert result["finished"] and result["error"] is None
+    duration = result["script"]["duration"]
+    assert abs(len(audio) / RATE - duration) < (BLOCK + OVERLAP) / RATE + 0.01
+
+
+def test_blocks_join_without_gaps_or_clicks(hands_free) -> None:
+    """Reassembled blocks equal the session mixed in one piece, to the last bit."""
+    result, audio = hands_free
+    reference = result["reference"]
+    n = min(len(reference), len(audio))
+    assert np.abs(audio[:n] - reference[:n]).max() <= 2 / 32767
+    positions = [p["position"] for p in result["played"]]
+    assert positions == list(range(0, BLOCK * len(positions), BLOCK))
+
+
+def test_live_sounds_like_the_rendered_file(hands_free, tmp_path: Path) -> None:
+    result, audio = hands_free
+    script = Script.from_dict(result["script"])
+    rendered = render(compile(loads(ROUTINE), Options()), tmp_path / "r.wav").script
+    assert [round(c.at, 2) for c in rendered.cues] == [round(c.at, 2) for c in script.cues]
+    file_audio = decode(tmp_path / "r.wav")
+    n = min(len(file_audio), len(audio))
+    a, b = audio[:n, 0], file_audio[:n, 0]
+    lag_window = 2048
+    corr = np.correlate(a[RATE : RATE * 40], b[RATE - lag_window : RATE * 40 + lag_window], "valid")
+    lag = int(np.argmax(corr)) - lag_window
+    assert lag == 0  # the same cue positions, to the sample
+    similarity = corr.max() / np.sqrt(
+        np.sum(a[RATE : RATE * 40] ** 2) * np.sum(b[RATE : RATE * 40] ** 2)
+    )
+    assert similarity > 0.99
+    assert abs(rms_db(a) - rms_db(b)) < 1.0  # the live gain is predicted, the file's measured
+
+
+def test_pause_fades_out_and_resume_restarts_the_sentence(tmp_path: Path) -> None:
+    script = compile(loads(ROUTINE), Options())
+    instruction = next(c for c in script.cues if c.kind == "instruction")
+    press = instruction.at + 1.0  # in the middle of the first instruction
+    result, streams = run_driver(tmp_path, keys=[[press, "space"], [press + 5, "space"]])
+    audio = heard(result, streams)
+    assert result["finished"]
+    window = int(0.25 * RATE)
+    quiet_from = int((press + (BLOCK + OVERLAP + FADE) / RATE + 0.05) * RATE)
+    assert np.abs(audio[quiet_from : int((press + 4.9) * RATE)]).max() == 0  # paused: silence
+    assert rms_db(audio[int(press * RATE) - window : int(press * RATE)]) > -40  # it was playing
+    resumed = [p for p in result["played"] if p["deadline"] >= press + 5]
+    assert resumed[0]["deadline"] - (press + 5) < 0.25  # took effect within a quarter second
+    expected = round((instruction.at - 0.4) * RATE)
+    assert resumed[0]["position"] == expected  # the sentence starts again
+
+
+def test_next_jumps_to_the_next_step(tmp_path: Path) -> None:
+    script = compile(loads(ROUTINE), Options())
+    result, streams = run_driver(tmp_path, keys=[[8.0, "n"]])
+    target = round(Script.from_dict(result["script"]).steps[1].start * RATE)
+    jump = next(p for p in result["played"] if abs(p["position"] - target) <= 0.002 * RATE)
+    assert 8.0 <= jump["deadline"] <= 8.0 + BLOCK / RATE + 1e-9  # heard within 0.2 s
+    total = len(heard(result, streams)) / RATE
+    assert total < script.duration - (target / RATE - 8.0) + 1.0  # the skipped time is not played
+
+
+def test_extend_adds_thirty_seconds_and_later_cues_move(tmp_path: Path) -> None:
+    script = compile(loads(ROUTINE), Options())
+    result, _ = run_driver(tmp_path, keys=[[12.0, "+"]])
+    live = Script.from_dict(result["script"])
+    assert live.duration == pytest.approx(script.duration + 30, abs=0.01)
+    later = [c for c in script.cues if c.at > 15]
+    moved = [c for c in live.cues if c.at > 15 + 30 - 1e-6]
+    assert [c.text for c in moved][-len(later) :] == [c.text for c in later]
+    assert result["finished"]
+
+
+def test_quit_fades_out_and_stops_early(tmp_path: Path) -> None:
+    result, streams = run_driver(tmp_path, keys=[[10.0, "q"]])
+    assert not result["finished"]
+    audio = heard(result, streams)
+    assert len(audio) / RATE < 10.0 + (BLOCK + OVERLAP + FADE) / RATE + 0.05
+    assert np.abs(audio[-int(0.05 * RATE) :]).max() < 0.01  # faded, not cut
+    assert 9.5 < result["position"] < 10.5
+
+
+def test_a_device_that_dies_mid_session_stops_cleanly(tmp_path: Path) -> None:
+    env, capture = alsa_home(tmp_path / "dev")
+    for n in range(50, 10000):  # the file plugin gives up after out.raw.9999: stream 51 fails
+        (capture / f"out.raw.{n:04d}").touch()
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"routine": ROUTINE}))
+    subprocess.run([sys.executable, str(DRIVER), str(config), str(tmp_path / "r.json")],
+                   env=env, check=True, timeout=120)  # fmt: skip
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert not result["finished"]
+    assert "cannot play audio" in result["error"]
+    assert len(result["played"]) == 50
+    assert 9 < result["position"] < 11
+
+
+def test_speech_that_is_late_holds_the_bed_instead_of_going_silent(tmp_path: Path) -> None:
+    result, streams = run_driver(tmp_path, wait_for_speech=False)
+    assert result["finished"]
+    script = Script.from_dict(result["script"])
+    audio = heard(result, streams)
+    for cue in script.cues:  # every cue was really spoken, however late the speech was
+        a = round(cue.at * RATE)
+        assert rms_db(audio[a : a + int(0.3 * RATE)]) > -35, cue.text
+
+
+def cli(tmp_path: Path, *args: str, clock: str = "virtual") -> subprocess.CompletedProcess:
+    env, _ = alsa_home(tmp_path)
+    env["VOICEGUIDE_PLAY_CLOCK"] = clock
+    (tmp_path / "r.yaml").write_text(ROUTINE)
+    return subprocess.run([sys.executable, "-m", "voiceguide", "play", *args], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          timeout=120)  # fmt: skip
+
+
+def test_cli_without_a_terminal_prints_a_line_per_step(tmp_path: Path) -> None:
+    proc = cli(tmp_path, "r.yaml")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    for title in ("Spread the oil", "Strokes beside the spine", "Circles", "Closing"):
+        assert sum(title in line for line in lines) == 1, proc.stdout
+    assert "session complete" in proc.stderr
+
+
+def test_cli_from_step(tmp_path: Path) -> None:
+    proc = cli(tmp_path, "r.yaml", "--from", "circ")
+    assert proc.returncode == 0, proc.stderr
+    assert "Spread the oil" not in proc.stdout and "Circles" in proc.stdout
+    bad = cli(tmp_path, "r.yaml", "--from", "9")
+    assert bad.returncode == 1 and "steps 1 to 3" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_with_no_audio_device_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "HOME": str(tmp_path)}  # no .asoundrc, and no sound card here
+    env.pop("PYTHONMALLOC", None)  # the command sets it for itself
+    (tmp_path / "r.yaml").write_text(ROUTINE)
+    proc = subprocess.run([sys.executable, "-m", "voiceguide", "play", "r.yaml"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          timeout=60)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "no audio output device" in proc.stderr and "voiceguide render" in proc.stderr
