@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +200,7 @@ def test_speech_that_is_late_holds_the_bed_instead_of_going_silent(tmp_path: Pat
 
 
 def cli(tmp_path: Path, *args: str, clock: str = "virtual") -> subprocess.CompletedProcess:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     env, _ = alsa_home(tmp_path)
     env["VOICEGUIDE_PLAY_CLOCK"] = clock
     (tmp_path / "r.yaml").write_text(ROUTINE)
@@ -233,3 +236,28 @@ def test_cli_with_no_audio_device_says_so_in_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert "no audio output device" in proc.stderr and "voiceguide render" in proc.stderr
+
+
+def test_ctrl_c_saves_the_spot_and_resume_starts_there(tmp_path: Path) -> None:
+    env, _ = alsa_home(tmp_path)
+    env.pop("PYTHONMALLOC")
+    (tmp_path / "r.yaml").write_text(ROUTINE)
+    proc = subprocess.Popen([sys.executable, "-m", "voiceguide", "play", "r.yaml", "--from", "2"],
+                            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert "Strokes beside the spine" in proc.stdout.readline()  # playing in real time
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped at Strokes beside the spine" in err and "--resume" in err
+    resumed = cli(tmp_path, "r.yaml", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    first = resumed.stdout.splitlines()[0]
+    assert "Strokes beside the spine" in first, resumed.stdout
+    assert "Spread the oil" not in resumed.stdout
+    nothing = cli(tmp_path / "other", "r.yaml", "--resume")
+    assert nothing.returncode == 1 and "nothing to resume" in nothing.stderr

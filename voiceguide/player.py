@@ -16,6 +16,7 @@ an hour of playback is checked in seconds.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 import warnings
@@ -193,7 +194,7 @@ class Player:
         self.keys = keys
         self.display = display
         self.on_block = on_block
-        self.pos = round(start * RATE)
+        self.pos = _sample_at(start)
         self.volume_db = 0.0
         self.paused = False
         self.ramp: tuple[int, int] | None = (self.pos, FADE) if start > 0 else None
@@ -206,6 +207,7 @@ class Player:
 
     def run(self) -> Outcome:
         self.deadline = self.clock.now()
+        self.heard = (self.pos, self.deadline)
         try:
             while True:
                 for key in self.keys.poll() if self.keys else []:
@@ -346,7 +348,7 @@ class Player:
     def _cut(self, target: float) -> None:
         """Jump: the old sound fades out as the new fades in, from the next boundary."""
         self._tail()
-        self.pos = round(target * RATE)
+        self.pos = _sample_at(target)
         self.ramp = (self.pos, FADE)
 
     def _title_at(self, t: float) -> str:
@@ -366,6 +368,11 @@ class Player:
             self.message = ""
         self.display.draw(view_at(self.session.script, self.heard_seconds(), self.paused,
                                   self.volume_db, self.message))  # fmt: skip
+
+
+def _sample_at(t: float) -> int:
+    """The first sample at or after ``t``: a jump to a step lands inside that step."""
+    return math.ceil(t * RATE - 1e-9)
 
 
 def _window(block: np.ndarray, fade_in: int, fade_out: int) -> None:
@@ -393,9 +400,10 @@ def view_at(script, t: float, paused: bool, volume_db: float, message: str) -> V
     steps = script.steps
     real = [i for i, s in enumerate(steps) if s.say]
     if index is None:
-        title = "Introduction" if t < (steps[0].start if steps else 0) else "Closing"
-        step = None
-        instruction, detail, left, number = "", "", 0.0, None
+        opening = bool(steps) and t < steps[0].start
+        title = "Introduction" if opening else "Closing"
+        left = (steps[0].start if opening else script.duration) - t
+        instruction, detail, number = "", "", None
     else:
         step = steps[index]
         title, instruction = step.title, step.say
