@@ -144,3 +144,16 @@ def test_limiter_gain_holds_the_ceiling_smoothly() -> None:
     assert gain[1000] == pytest.approx(0.5)
     assert gain[900] == 1.0 and gain[1100] == 1.0
     assert np.abs(np.diff(gain)).max() < 0.05  # glides, never jumps
+
+
+@pytest.mark.parametrize("radius", [1, 7, 176])
+def test_running_filters_match_scipy(radius: int) -> None:
+    from scipy import ndimage
+
+    from voiceguide.loudness import running_mean, running_min
+
+    x = np.random.default_rng(radius).random(10_007)
+    size = 2 * radius + 1
+    assert np.array_equal(running_min(x, radius), ndimage.minimum_filter1d(x, size, mode="nearest"))
+    expected = ndimage.uniform_filter1d(x, size, mode="nearest")
+    assert np.allclose(running_mean(x, radius), expected, atol=1e-12)

@@ -8,7 +8,9 @@ Ctrl-C leaves an existing file untouched and no partial file behind.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -94,9 +96,31 @@ def encode(
     """Encode float blocks (n, 2) to ``target`` through the bundled ffmpeg, then tag it."""
     fmt = format_of(target)
     with atomic_path(target) as tmp:
+        if fmt == "mp3" and tags is not None:
+            _encode_tagged_mp3(blocks, tmp, rate, channels, bitrate, tags, chapters)
+            return
         _run_ffmpeg(blocks, tmp, fmt, rate=rate, channels=channels, bitrate=bitrate)
         if tags is not None:
             write_tags(tmp, fmt, tags, chapters)
+
+
+def _encode_tagged_mp3(
+    blocks: Iterable[np.ndarray], out: Path, rate: int, channels: int, bitrate: int,
+    tags: Tags, chapters: tuple[Chapter, ...],
+) -> None:  # fmt: skip
+    """The tag first, then the audio copied after it in chunks.
+
+    Tagging a finished file in place makes mutagen move the whole MP3 through
+    a memory map, which would make peak memory grow with session length.
+    """
+    audio = out.with_name(out.name + ".audio")
+    try:
+        _run_ffmpeg(blocks, audio, "mp3", rate=rate, channels=channels, bitrate=bitrate)
+        with open(out, "wb") as sink, open(audio, "rb") as source:
+            sink.write(id3_tag(tags, chapters))
+            shutil.copyfileobj(source, sink, 1 << 20)
+    finally:
+        audio.unlink(missing_ok=True)
 
 
 def _ffmpeg_command(out: Path, fmt: str, rate: int, channels: int, bitrate: int) -> list[str]:
@@ -145,12 +169,15 @@ def to_pcm16(block: np.ndarray) -> np.ndarray:
 
 def write_tags(path: Path, fmt: str, tags: Tags, chapters: tuple[Chapter, ...]) -> None:
     if fmt == "mp3":
-        _write_id3(path, tags, chapters)
+        with open(path, "r+b") as f:
+            audio = f.read()
+            f.seek(0)
+            f.write(id3_tag(tags, chapters) + audio)
     elif fmt in ("ogg", "flac"):
         _write_vorbis_comments(path, fmt, tags, chapters)
 
 
-def _write_id3(path: Path, tags: Tags, chapters: tuple[Chapter, ...]) -> None:
+def id3_tag(tags: Tags, chapters: tuple[Chapter, ...]) -> bytes:
     """ID3v2.4 tags with CHAP frames in session order and a CTOC listing them.
 
     mutagen sorts frames by size when saving, and players that ignore CTOC
@@ -177,7 +204,9 @@ def _write_id3(path: Path, tags: Tags, chapters: tuple[Chapter, ...]) -> None:
             end_time=round(chapter.end * 1000),
             sub_frames=[TIT2(encoding=3, text=[chapter.title])],
         ))  # fmt: skip
-    id3.save(str(path), v2_version=4)
+    buffer = io.BytesIO()
+    id3.save(buffer, v2_version=4, padding=lambda info: 1024)
+    return buffer.getvalue()
 
 
 def chapter_ids(chapters: tuple[Chapter, ...]) -> list[str]:

@@ -114,11 +114,12 @@ def hop_powers(samples: np.ndarray, rate: int, hop: float = 0.1) -> np.ndarray:
     The trailing partial hop is dropped (see the module docstring). The filter
     starts from rest, as BS.1770 assumes.
     """
-    x = _as_2d(samples).astype(np.float64, copy=False)
+    x = _as_2d(samples)
     if x.shape[0] == 0:
         return np.zeros(0)
-    weighted = _scipy_signal().sosfilt(k_weighting_sos(rate), x, axis=0)
-    return _sum_square_hops(weighted, hop_size(rate, hop))
+    meter = HopMeter(rate, channels=x.shape[1], hop=hop)
+    chunk = 1 << 18  # a few MB of float64 at a time, however long the signal
+    return np.concatenate([meter.feed(x[i : i + chunk]) for i in range(0, x.shape[0], chunk)])
 
 
 def power_to_lufs(power: float) -> float:
@@ -175,8 +176,14 @@ _TP_TAPS = 13
 
 @functools.cache
 def true_peak_fir() -> np.ndarray:
-    """The 49-tap 4× interpolation filter, made on first use (scipy loads slowly)."""
-    return _scipy_signal().firwin(49, 0.25, window=("kaiser", 5.0))
+    """The 49-tap 4× interpolation filter: a Kaiser-windowed sinc cut at the old Nyquist.
+
+    Built with numpy (the same taps scipy.signal.firwin(49, 0.25, window=("kaiser", 5))
+    gives), so measuring a true peak does not load scipy's 60 MB.
+    """
+    n = np.arange(49) - 24
+    taps = 0.25 * np.sinc(0.25 * n) * np.kaiser(49, 5.0)
+    return taps / taps.sum()
 
 
 @functools.cache
@@ -258,14 +265,34 @@ def limiter_gain(peaks: np.ndarray, ceiling: float, radius: int) -> np.ndarray:
     its own sample needs, so the ceiling holds while the gain glides
     (attack and release of about ``radius`` samples). The result depends
     only on ``peaks`` within 1.5 × radius, so blocks processed with that much
-    margin join seamlessly.
+    margin join seamlessly. numpy only: rendering never has to load scipy.
     """
-    from scipy import ndimage  # loaded on first use: most audio never needs limiting
-
-    need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
-    held = ndimage.minimum_filter1d(need, size=2 * radius + 1, mode="nearest")
-    smooth = ndimage.uniform_filter1d(held, size=radius + 1, mode="nearest")
+    need = np.minimum(1.0, ceiling / np.maximum(np.asarray(peaks, dtype=np.float64), 1e-12))
+    smooth = running_mean(running_min(need, radius), radius // 2)
     return np.minimum(smooth, need)
+
+
+def running_min(x: np.ndarray, radius: int) -> np.ndarray:
+    """Minimum over ±radius around each sample (edges repeated), in O(n).
+
+    van Herk / Gil-Werman: within blocks of the window's width, prefix and
+    suffix minima; any window spans one block's suffix and the next one's prefix.
+    """
+    width = 2 * radius + 1
+    padded = np.pad(x, (radius, radius), mode="edge")
+    blocks = -(-len(padded) // width)
+    tiled = np.pad(padded, (0, blocks * width - len(padded)), mode="edge").reshape(blocks, width)
+    prefix = np.minimum.accumulate(tiled, axis=1).ravel()
+    suffix = np.minimum.accumulate(tiled[:, ::-1], axis=1)[:, ::-1].ravel()
+    return np.minimum(suffix[: len(x)], prefix[width - 1 : width - 1 + len(x)])
+
+
+def running_mean(x: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over ±radius around each sample (edges repeated)."""
+    width = 2 * radius + 1
+    padded = np.pad(np.asarray(x, dtype=np.float64), (radius, radius), mode="edge")
+    total = np.concatenate([[0.0], np.cumsum(padded)])
+    return (total[width:] - total[:-width]) / width
 
 
 class HopMeter:

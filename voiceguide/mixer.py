@@ -113,7 +113,7 @@ class ClipBank:
 
     @property
     def nbytes(self) -> int:
-        return sum(pcm.nbytes for pcm, _ in self._clips.values())
+        return sum(entry[0].nbytes for entry in self._clips.values())
 
 
 def _entry(samples: np.ndarray, powers: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
@@ -443,7 +443,7 @@ class Mixer:
         y = limit(x, ceiling, bound * self.master_gain)[margin : margin + count]
         return np.clip(y, -1.0, 1.0)
 
-    def blocks(self, size: int = RATE * 5, start: int = 0) -> Iterator[np.ndarray]:
+    def blocks(self, size: int = RATE * 2, start: int = 0) -> Iterator[np.ndarray]:
         """The session from ``start`` to the end, ``size`` samples at a time."""
         for at in range(start, self.length, size):
             yield self.render(at, min(size, self.length - at))

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from voiceguide import loudness
 from voiceguide.ambience import Bed
 from voiceguide.compiler import layout
 from voiceguide.export import Tags, encode, format_of, write_subtitles, write_text
@@ -23,6 +22,9 @@ from voiceguide.speech import Speaker, VoiceSettings
 from voiceguide.times import format_duration
 
 Progress = Callable[[str, int, int], None]
+#: Clips come from the speech engine as float32 and are kept as int16: a batch
+#: at a time bounds what is held twice.
+SPEECH_BATCH = 16
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class RenderResult:
     script: Script
     seconds: float  # wall time taken
     synthesized: int  # clips made fresh (0 on a warm cache)
-    lufs: float  # measured on the output as it was encoded
+    lufs: float  # the loudness the mix was brought to (tests check it with ffmpeg's ebur128)
     peak_db: float  # sample peak of the output
 
 
@@ -49,9 +51,12 @@ def speak(
     bank = ClipBank()
     try:
         before = speaker.engine_calls
-        report = (lambda done, total: progress("speech", done, total)) if progress else None
-        for text, clip in speaker.clips(texts, progress=report).items():
-            bank.add(text, clip.samples, clip.powers)
+        for start in range(0, len(texts), SPEECH_BATCH):  # float clips live one batch at a time
+            batch = texts[start : start + SPEECH_BATCH]
+            for text, clip in speaker.clips(batch).items():
+                bank.add(text, clip.samples, clip.powers)
+            if progress:
+                progress("speech", start + len(batch), len(texts))
         fresh = speaker.engine_calls - before
     finally:
         if own:
@@ -75,7 +80,8 @@ def prepare(
     settings = replace(settings, speech_volume=voice.volume)
     bank, fresh = speak(script, voice, lexicon, progress)
     laid = layout(script, [bank.duration(c.text) for c in script.cues])
-    return Mixer(laid, bank, load_beds(laid), settings), fresh
+    # nominal: the bundled beds' measured levels stand in for measuring their loops again
+    return Mixer(laid, bank, load_beds(laid), settings, nominal=True), fresh
 
 
 def render(
@@ -98,8 +104,8 @@ def render(
     voice = voice or VoiceSettings()
     mixer, fresh = prepare(script, voice, lexicon, settings, progress)
     laid = mixer.script
-    meter = _Meter()
-    blocks = meter.watch(mixer.blocks(), mixer.length, progress)
+    peak = _Peak()
+    blocks = peak.watch(mixer.blocks(), mixer.length, progress)
     encode(blocks, to, rate=RATE, channels=1 if mono else 2, bitrate=bitrate,
            tags=_tags(laid, voice), chapters=laid.chapters)  # fmt: skip
     if subtitles is not None:
@@ -108,7 +114,7 @@ def render(
         write_text(script_json, laid.to_json() + "\n")
     return RenderResult(
         path=to, script=laid, seconds=time.perf_counter() - started, synthesized=fresh,
-        lufs=meter.lufs, peak_db=meter.peak_db,
+        lufs=mixer.settings.target_lufs, peak_db=peak.db,
     )  # fmt: skip
 
 
@@ -120,12 +126,10 @@ def _tags(script: Script, voice: VoiceSettings) -> Tags:
     return Tags(title=script.title, album=script.title, comment=comment)
 
 
-class _Meter:
-    """Measures what is actually written, block by block, for the report."""
+class _Peak:
+    """The sample peak of what is written, and progress as blocks go by."""
 
     def __init__(self) -> None:
-        self.hops = loudness.HopMeter(RATE, channels=2)
-        self.powers: list[np.ndarray] = []
         self.peak = 0.0
 
     def watch(
@@ -133,7 +137,6 @@ class _Meter:
     ) -> Iterator[np.ndarray]:
         done = 0
         for block in blocks:
-            self.powers.append(self.hops.feed(block))
             self.peak = max(self.peak, float(np.abs(block).max(initial=0.0)))
             done += len(block)
             if progress:
@@ -141,11 +144,5 @@ class _Meter:
             yield block
 
     @property
-    def lufs(self) -> float:
-        return (
-            loudness.gated_loudness(np.concatenate(self.powers)) if self.powers else float("-inf")
-        )
-
-    @property
-    def peak_db(self) -> float:
+    def db(self) -> float:
         return 20 * np.log10(self.peak) if self.peak > 0 else float("-inf")

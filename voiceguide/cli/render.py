@@ -116,7 +116,8 @@ def render(routine: str, output: Path | None, bitrate: int, mono: bool, subtitle
         chapters = len(result.script.chapters)
         click.echo(
             f"wrote {target} ({format_duration(round(result.script.duration))}, {chapters} "
-            f"chapters, {result.lufs:.1f} LUFS) in {result.seconds:.1f}s", err=True,
+            f"chapters, {result.lufs:g} LUFS, peak {result.peak_db:.1f} dBFS) "
+            f"in {result.seconds:.1f}s", err=True,
         )  # fmt: skip
 
 

@@ -1,0 +1,280 @@
+"""Benchmarks for docs/benchmarks.md: speed and memory, measured side by side.
+
+    .venv/bin/python scripts/bench.py            # the full set (about 10 minutes)
+    .venv/bin/python scripts/bench.py --quick    # shorter sessions, a sanity check
+
+A benchmark, not a test: it prints numbers; the docs say what they should be.
+Every render runs as its own process (the real `voiceguide` command), so
+start-up is included and peak memory is that process's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+ROUTINE = "therapist-ten-step"
+
+
+def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and the peak RSS (MB) of the command's own process tree's largest member."""
+    code = (
+        "import resource, subprocess, sys, time, json\n"
+        "t = time.perf_counter()\n"
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+        "print(json.dumps([time.perf_counter() - t,"
+        " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]))\n"
+    )
+    out = subprocess.run(
+        [PY, "-c", code, *cmd], env=env, check=True, capture_output=True, text=True
+    )
+    seconds, rss = json.loads(out.stdout.strip().splitlines()[-1])
+    return seconds, rss
+
+
+def render_cmd(out: Path, minutes: int) -> list[str]:
+    return [
+        PY,
+        "-m",
+        "voiceguide",
+        "render",
+        ROUTINE,
+        "--length",
+        f"{minutes}m",
+        "-q",
+        "-o",
+        str(out),
+    ]
+
+
+def session_pcm(minutes: int, path: Path, env: dict[str, str]) -> float:
+    """Write the session's finished PCM (the very audio the render encodes) to ``path``."""
+    code = (
+        "import sys\n"
+        "from voiceguide.routine import load_routine\n"
+        "from voiceguide.compiler import compile, Options\n"
+        "from voiceguide.render import prepare\n"
+        "from voiceguide.speech import VoiceSettings\n"
+        "from voiceguide.export import to_pcm16\n"
+        f"s = compile(load_routine('{ROUTINE}'), Options(length={minutes * 60}))\n"
+        "m, _ = prepare(s, VoiceSettings())\n"
+        "with open(sys.argv[1], 'wb') as f:\n"
+        "    for b in m.blocks(): f.write(to_pcm16(b).tobytes())\n"
+        "print(m.length / 44100)\n"
+    )
+    out = subprocess.run([PY, "-c", code, str(path)], env=env, check=True, capture_output=True,
+                         text=True)  # fmt: skip
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def ffmpeg_alone(pcm: Path, out: Path) -> float:
+    from voiceguide.ambience import ffmpeg_exe
+
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "s16le", "-ar", "44100", "-ac", "2",
+           "-i", str(pcm), "-c:a", "libmp3lame", "-b:a", "128k", str(out)]  # fmt: skip
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - t
+
+
+def naive_pydub(minutes: int, out: Path, env: dict[str, str]) -> tuple[float, float]:
+    """The obvious pydub pipeline: loop the bed, overlay every cue, export."""
+    code = (
+        "import warnings, time\n"
+        "warnings.simplefilter('ignore')\n"
+        "from pydub import AudioSegment\n"
+        "from voiceguide.ambience import ffmpeg_exe, Bed\n"
+        "AudioSegment.converter = ffmpeg_exe()\n"
+        "from voiceguide.routine import load_routine\n"
+        "from voiceguide.compiler import compile, Options, layout\n"
+        "from voiceguide.speech import Speaker, VoiceSettings\n"
+        "import numpy as np, sys\n"
+        f"s = compile(load_routine('{ROUTINE}'), Options(length={minutes * 60}))\n"
+        "with Speaker(VoiceSettings()) as sp:\n"
+        "    clips = sp.clips([c.text for c in s.cues])\n"
+        "s = layout(s, [clips[c.text].duration for c in s.cues])\n"
+        "t = time.perf_counter()\n"
+        "loop = Bed.load('river').loop\n"
+        "bed = AudioSegment((loop * 32767).astype('<i2').tobytes(), frame_rate=44100,"
+        " sample_width=2, channels=2) - 18\n"
+        "session = AudioSegment.silent(duration=0, frame_rate=44100)\n"
+        "while len(session) < s.duration * 1000: session += bed\n"
+        "session = session[: int(s.duration * 1000)]\n"
+        "for c in s.cues:\n"
+        "    pcm = (clips[c.text].samples * 32767).astype('<i2').tobytes()\n"
+        "    clip = AudioSegment(pcm, frame_rate=44100, sample_width=2, channels=1)"
+        ".set_channels(2)\n"
+        "    session = session.overlay(clip, position=int(c.at * 1000))\n"
+        "session.export(sys.argv[1], format='mp3', bitrate='128k').close()\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    t = time.perf_counter()
+    proc = subprocess.run([PY, "-c", code, str(out)], env=env, check=True, capture_output=True,
+                          text=True)  # fmt: skip
+    del t
+    mix_seconds = float(proc.stdout.strip().splitlines()[-1])
+    return mix_seconds, 0.0
+
+
+def first_sound(env: dict[str, str], trials: int, cold_beds: bool) -> list[float]:
+    """Seconds from starting `voiceguide play` to the first stream reaching ALSA."""
+    times = []
+    for _ in range(trials):
+        home = Path(tempfile.mkdtemp())
+        capture = home / "capture"
+        capture.mkdir()
+        (home / ".asoundrc").write_text(
+            f'pcm.!default {{ type file; slave.pcm "null"; file "{capture}/out.raw"; '
+            'format "raw"; truncate false }\n'
+        )
+        if cold_beds:
+            shutil.rmtree(Path(env["VOICEGUIDE_CACHE_DIR"]) / "beds", ignore_errors=True)
+        t0 = time.time()
+        proc = subprocess.Popen([PY, "-m", "voiceguide", "play", ROUTINE],
+                                env={**env, "HOME": str(home)}, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        while not glob.glob(f"{capture}/out.raw*") and time.time() - t0 < 20:
+            time.sleep(0.001)
+        files = sorted(glob.glob(f"{capture}/out.raw*"))
+        # the probe's 10 ms of silence opens the device first; the first block follows it
+        while len(files) < 2 and time.time() - t0 < 20:
+            time.sleep(0.001)
+            files = sorted(glob.glob(f"{capture}/out.raw*"), key=lambda f: (len(f), f))
+        times.append(os.stat(files[1]).st_mtime - t0)
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(home, ignore_errors=True)
+    return times
+
+
+def block_joins(minutes: int, env: dict[str, str]) -> dict[str, float]:
+    """Play a whole session through the scheduler and windows; compare with one-piece mixing."""
+    code = (
+        "import numpy as np, json\n"
+        "from voiceguide.routine import load_routine\n"
+        "from voiceguide.compiler import compile, Options\n"
+        "from voiceguide.live import LiveSession\n"
+        "from voiceguide.player import Player, VirtualClock, RATE\n"
+        "from voiceguide.speech import VoiceSettings\n"
+        f"s = compile(load_routine('{ROUTINE}'), Options(length={minutes * 60}))\n"
+        "sess = LiveSession(s, VoiceSettings()); sess.start(); sess.done.wait()\n"
+        "class Tape:\n"
+        "    def __init__(self, n): self.out = np.zeros((n, 2), np.float64); self.d0 = None\n"
+        "    def play(self, pcm): self.pending = pcm\n"
+        "    def drain(self): pass\n"
+        "    def stop(self): pass\n"
+        "m = sess.mixer; tape = Tape(m.length + RATE)\n"
+        "def placed(p):\n"
+        "    if tape.d0 is None: tape.d0 = p.deadline\n"
+        "    o = round((p.deadline - tape.d0) * RATE); x = tape.pending / 32767.0\n"
+        "    n = min(len(x), len(tape.out) - o); tape.out[o:o+n] += x[:n]\n"
+        "Player(sess, tape, clock=VirtualClock(), on_block=placed).run()\n"
+        "worst = 0.0\n"
+        "for a in range(0, m.length, RATE * 60):\n"
+        "    n = min(RATE * 60, m.length - a)\n"
+        "    ref = m.render(a, n)\n"
+        "    worst = max(worst, float(np.abs(tape.out[a:a+n] - ref).max()))\n"
+        "print(json.dumps({'max_error': worst, 'lsb': 1 / 32767}))\n"
+    )
+    out = subprocess.run([PY, "-c", code], env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def real_time_jitter(seconds: int, env: dict[str, str]) -> dict[str, float]:
+    """Start lateness of each block against its deadline, on the real clock and ALSA sink."""
+    home = Path(tempfile.mkdtemp())
+    (home / ".asoundrc").write_text(
+        'pcm.!default { type file; slave.pcm "null"; file "/dev/null"; format "raw" }\n'
+    )
+    code = (
+        "import json, time\n"
+        "from voiceguide.routine import load_routine\n"
+        "from voiceguide.compiler import compile, Options\n"
+        "from voiceguide.live import LiveSession\n"
+        "from voiceguide.player import Player, SimpleaudioSink, RealClock\n"
+        "from voiceguide.speech import VoiceSettings\n"
+        f"s = compile(load_routine('{ROUTINE}'), Options())\n"
+        "sess = LiveSession(s, VoiceSettings()); sess.start(); sess.done.wait()\n"
+        "late = []\n"
+        "def seen(p):\n"
+        "    late.append(time.monotonic() - p.deadline)\n"
+        f"    if len(late) == {seconds * 5}: raise KeyboardInterrupt  # as Ctrl-C would\n"
+        "Player(sess, SimpleaudioSink(), clock=RealClock(), on_block=seen).run()\n"
+        "print(json.dumps(late))\n"
+    )
+    out = subprocess.run([PY, "-c", code], env={**env, "HOME": str(home)}, check=True,
+                         capture_output=True, text=True)  # fmt: skip
+    late = np.array(json.loads(out.stdout.strip().splitlines()[-1])) * 1000
+    shutil.rmtree(home, ignore_errors=True)
+    return {"blocks": len(late), "median_ms": float(np.median(late)),
+            "p99_ms": float(np.percentile(late, 99)), "max_ms": float(late.max())}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short sessions: a sanity check")
+    args = parser.parse_args()
+    main_minutes = 10 if args.quick else 60
+    memory_minutes = [10, 30] if args.quick else [10, 30, 60, 90]
+    work = Path(tempfile.mkdtemp(prefix="voiceguide-bench-"))
+    cache = work / "cache"
+    env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(cache)}
+    env.pop("PYTHONMALLOC", None)  # renders run as users run them; play sets it itself
+    play_env = {**env, "PYTHONMALLOC": "malloc"}  # in-process players (see voiceguide/entry.py)
+    report: dict[str, object] = {
+        "machine": f"{os.cpu_count()} cores",
+        "python": sys.version.split()[0],
+    }
+    try:
+        cold, cold_rss = run_measured(render_cmd(work / "cold.mp3", main_minutes), env)
+        warm, warm_rss = run_measured(render_cmd(work / "warm.mp3", main_minutes), env)
+        seconds = session_pcm(main_minutes, work / "session.raw", env)
+        encode = ffmpeg_alone(work / "session.raw", work / "alone.mp3")
+        report["render"] = {
+            "session_minutes": round(seconds / 60, 2), "cold_s": round(cold, 1),
+            "warm_s": round(warm, 1), "ffmpeg_alone_s": round(encode, 1),
+            "cold_ratio": round(cold / encode, 2), "warm_ratio": round(warm / encode, 2),
+            "cold_peak_rss_mb": round(cold_rss), "warm_peak_rss_mb": round(warm_rss),
+        }  # fmt: skip
+        print(json.dumps(report["render"]), flush=True)
+        memory = {}
+        for minutes in memory_minutes:
+            t, rss = run_measured(render_cmd(work / f"m{minutes}.mp3", minutes), env)
+            memory[minutes] = {"seconds": round(t, 1), "peak_rss_mb": round(rss)}
+            print(minutes, memory[minutes], flush=True)
+        report["memory"] = memory
+        ours10, _ = run_measured(render_cmd(work / "ours10.mp3", 10), env)
+        naive, _ = naive_pydub(10, work / "naive10.mp3", env)
+        report["naive_pydub_10min"] = {"naive_s": round(naive, 1), "ours_s": round(ours10, 1),
+                                       "ratio": round(naive / ours10, 1)}  # fmt: skip
+        print(json.dumps(report["naive_pydub_10min"]), flush=True)
+        cold_start = first_sound(env, 3, cold_beds=True)
+        warm_start = first_sound(env, 5, cold_beds=False)
+        report["first_sound_s"] = {"cold_bed_cache": [round(x, 3) for x in cold_start],
+                                   "warm_median": round(statistics.median(warm_start), 3),
+                                   "warm_all": [round(x, 3) for x in warm_start]}  # fmt: skip
+        print(json.dumps(report["first_sound_s"]), flush=True)
+        report["block_joins"] = block_joins(main_minutes, play_env)
+        print(json.dumps(report["block_joins"]), flush=True)
+        report["real_time_jitter"] = real_time_jitter(20 if args.quick else 60, play_env)
+        print(json.dumps(report["real_time_jitter"]), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
