@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import click
 
 from voiceguide.compiler import Options
+from voiceguide.mixer import MixSettings
 from voiceguide.times import parse_seconds
 
 
@@ -83,3 +85,43 @@ def build_options(
         detail=detail or "normal",  # type: ignore[arg-type]
         ambience=ambience,
     )
+
+
+def compile_options(options: dict[str, Any], wpm: float) -> Options:
+    """The compiler's options from a command's keyword arguments."""
+    return build_options(
+        length=options["length"], pace=options["pace"], detail=options["detail"],
+        counting=options["counting"], check_in=options["check_in"], wpm=wpm,
+        ambience=options["ambience"],
+    )  # fmt: skip
+
+
+def warn(warnings: tuple[str, ...]) -> None:
+    for warning in warnings:
+        click.echo(f"voiceguide: warning: {warning}", err=True)
+
+
+def mix_options(command: Any) -> Any:
+    """Options shaping the sound of a session (shared by render and play)."""
+    decorators = [
+        click.option("--ambience", "-a", metavar="NAME|FILE|none",
+                     help="Bed for the whole session: river, rain, ocean, music-pad, "
+                          "music-bells, an audio file, or none."),
+        click.option("--bed-volume", type=click.FloatRange(-40, 0), default=None, metavar="DB",
+                     help="Bed level relative to the voice, in dB (default -18)."),
+        click.option("--duck", type=click.FloatRange(-30, 0), default=None, metavar="DB",
+                     help="How far the bed dips under speech, in dB (default -10)."),
+        click.option("--chime/--no-chime", default=True, help="A soft chime as each step begins."),
+    ]  # fmt: skip
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command
+
+
+def mix_settings(bed_volume: float | None, duck: float | None, chime: bool) -> MixSettings:
+    settings = MixSettings(chime=chime)
+    if bed_volume is not None:
+        settings = replace(settings, bed_volume=bed_volume)
+    if duck is not None:
+        settings = replace(settings, duck=duck)
+    return settings

@@ -9,8 +9,7 @@ from typing import Any
 
 import click
 
-from voiceguide.cli.options import session_options
-from voiceguide.cli.render import _compile_options, mix_options, mix_settings, warn
+from voiceguide.cli.options import compile_options, mix_options, mix_settings, session_options, warn
 from voiceguide.cli.speech import settings_from_options, voice_options
 from voiceguide.compiler import compile
 from voiceguide.config import config_lexicon, load_config
@@ -59,7 +58,7 @@ def play(routine: str, from_step: str | None, resume: bool, **options: Any) -> N
     key = loaded.id or str(Path(routine).resolve())
     config = load_config()
     voice = settings_from_options(options, loaded.voice, config)
-    script = compile(loaded, _compile_options(options, voice.rate))
+    script = compile(loaded, compile_options(options, voice.rate))
     warn(script.warnings)
     start = _start(script, from_step, resume, key)
     sink = SimpleaudioSink()

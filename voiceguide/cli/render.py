@@ -8,41 +8,14 @@ from typing import Any, ClassVar
 
 import click
 
-from voiceguide.cli.options import build_options, session_options
+from voiceguide.cli.options import compile_options, mix_options, mix_settings, session_options, warn
 from voiceguide.cli.speech import settings_from_options, voice_options
 from voiceguide.compiler import compile
 from voiceguide.config import config_lexicon, load_config
 from voiceguide.export import format_of
-from voiceguide.mixer import MixSettings
 from voiceguide.routine import Routine, load_routine
 from voiceguide.speech import merge_lexicons
 from voiceguide.times import format_duration
-
-
-def mix_options(command: Any) -> Any:
-    """Options shaping the sound of a session (shared by render and play)."""
-    decorators = [
-        click.option("--ambience", "-a", metavar="NAME|FILE|none",
-                     help="Bed for the whole session: river, rain, ocean, music-pad, "
-                          "music-bells, an audio file, or none."),
-        click.option("--bed-volume", type=click.FloatRange(-40, 0), default=None, metavar="DB",
-                     help="Bed level relative to the voice, in dB (default -18)."),
-        click.option("--duck", type=click.FloatRange(-30, 0), default=None, metavar="DB",
-                     help="How far the bed dips under speech, in dB (default -10)."),
-        click.option("--chime/--no-chime", default=True, help="A soft chime as each step begins."),
-    ]  # fmt: skip
-    for decorate in reversed(decorators):
-        command = decorate(command)
-    return command
-
-
-def mix_settings(bed_volume: float | None, duck: float | None, chime: bool) -> MixSettings:
-    settings = MixSettings(chime=chime)
-    if bed_volume is not None:
-        settings = MixSettings(**{**settings.__dict__, "bed_volume": bed_volume})
-    if duck is not None:
-        settings = MixSettings(**{**settings.__dict__, "duck": duck})
-    return settings
 
 
 def default_output(spec: str, routine: Routine) -> Path:
@@ -103,7 +76,7 @@ def render(routine: str, output: Path | None, bitrate: int, mono: bool, subtitle
     format_of(target)
     config = load_config()
     voice = settings_from_options(options, loaded.voice, config)
-    script = compile(loaded, _compile_options(options, voice.rate))
+    script = compile(loaded, compile_options(options, voice.rate))
     warn(script.warnings)
     lexicon = merge_lexicons(config_lexicon(config), loaded.lexicon)
     settings = mix_settings(options["bed_volume"], options["duck"], options["chime"])
@@ -119,19 +92,6 @@ def render(routine: str, output: Path | None, bitrate: int, mono: bool, subtitle
             f"chapters, {result.lufs:g} LUFS, peak {result.peak_db:.1f} dBFS) "
             f"in {result.seconds:.1f}s", err=True,
         )  # fmt: skip
-
-
-def _compile_options(options: dict[str, Any], wpm: float) -> Any:
-    return build_options(
-        length=options["length"], pace=options["pace"], detail=options["detail"],
-        counting=options["counting"], check_in=options["check_in"], wpm=wpm,
-        ambience=options["ambience"],
-    )  # fmt: skip
-
-
-def warn(warnings: tuple[str, ...]) -> None:
-    for warning in warnings:
-        click.echo(f"voiceguide: warning: {warning}", err=True)
 
 
 class Progress:

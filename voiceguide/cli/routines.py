@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from voiceguide.cli.options import build_options, session_options
+from voiceguide.cli.options import build_options, session_options, warn
 from voiceguide.compiler import compile, natural_range
 from voiceguide.errors import RoutineError, VoiceguideError
 from voiceguide.routine import builtin_ids, load_builtin, load_file, load_routine
@@ -76,8 +76,7 @@ def show(routine: str, rate: int, as_json: bool, **session: object) -> None:
     """
     loaded = load_routine(routine)
     script = compile(loaded, build_options(wpm=rate, **session))  # type: ignore[arg-type]
-    for warning in script.warnings:
-        click.echo(f"voiceguide: warning: {warning}", err=True)
+    warn(script.warnings)
     if as_json:
         click.echo(script.to_json())
         return
