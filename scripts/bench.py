@@ -223,6 +223,33 @@ def real_time_jitter(seconds: int, env: dict[str, str]) -> dict[str, float]:
             "p99_ms": float(np.percentile(late, 99)), "max_ms": float(late.max())}  # fmt: skip
 
 
+def estimate_accuracy(env: dict[str, str]) -> dict[str, dict[str, float]]:
+    """The compiler's speech-length estimate against real clips of every built-in line."""
+    code = (
+        "import json, numpy as np\n"
+        "from voiceguide.routine import builtin_ids, load_builtin\n"
+        "from voiceguide.compiler import compile, Options\n"
+        "from voiceguide.narration import estimate_seconds\n"
+        "from voiceguide.speech import Speaker, VoiceSettings\n"
+        "out = {}\n"
+        "for rate in (120, 150, 180):\n"
+        "    texts = list(dict.fromkeys(c.text for r in builtin_ids()\n"
+        "                 for c in compile(load_builtin(r), Options(wpm=rate)).cues))\n"
+        "    with Speaker(VoiceSettings(rate=rate)) as sp:\n"
+        "        clips = sp.clips(texts)\n"
+        "    real = np.array([clips[t].duration for t in texts])\n"
+        "    est = np.array([estimate_seconds(t, rate) for t in texts])\n"
+        "    err = np.abs(est - real) / real\n"
+        "    out[rate] = {'lines': len(texts),\n"
+        "                 'total_ratio': round(float(est.sum() / real.sum()), 3),\n"
+        "                 'median_error': round(float(np.median(err)), 3),\n"
+        "                 'within_15pct': round(float(np.mean(err <= 0.15)), 3)}\n"
+        "print(json.dumps(out))\n"
+    )
+    out = subprocess.run([PY, "-c", code], env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short sessions: a sanity check")
@@ -271,6 +298,8 @@ def main() -> None:
         print(json.dumps(report["block_joins"]), flush=True)
         report["real_time_jitter"] = real_time_jitter(20 if args.quick else 60, play_env)
         print(json.dumps(report["real_time_jitter"]), flush=True)
+        report["estimate"] = estimate_accuracy(env)
+        print(json.dumps(report["estimate"]), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(report, indent=2))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.routines import SHORT
 
 from voiceguide.ambience import decode
 from voiceguide.compiler import Options, compile
@@ -21,24 +22,7 @@ from voiceguide.routine import loads
 from voiceguide.script import Script
 
 DRIVER = Path(__file__).parent / "support" / "play_driver.py"
-ROUTINE = """
-voiceguide: 1
-title: Live test session
-intro: Settle your partner face down.
-steps:
-  - title: Spread the oil
-    say: Spread the oil over the whole back with long, slow strokes.
-    duration: 25s
-  - title: Strokes beside the spine
-    say: Glide up beside the spine to the shoulders.
-    reps: 3
-    per_rep: 6s
-    count: true
-  - title: Circles
-    say: Make slow circles over the lower back.
-    duration: 20s
-outro: Rest your hands, then lift them away.
-"""
+ROUTINE = SHORT
 
 
 def alsa_home(tmp: Path) -> tuple[dict[str, str], Path]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from mutagen.id3 import ID3
+from support.routines import SHORT
 
 from voiceguide.ambience import decode, ffmpeg_exe
 from voiceguide.cli import main
@@ -26,24 +27,7 @@ from voiceguide.script import Script
 from voiceguide.speech import VoiceSettings
 
 RATE = 44100
-ROUTINE = """
-voiceguide: 1
-title: Short test session
-intro: Settle your partner face down.
-steps:
-  - title: Spread the oil
-    say: Spread the oil over the whole back with long, slow strokes.
-    duration: 25s
-  - title: Strokes beside the spine
-    say: Glide up beside the spine to the shoulders.
-    reps: 3
-    per_rep: 6s
-    count: true
-  - title: Circles
-    say: Make slow circles over the lower back.
-    duration: 20s
-outro: Rest your hands, then lift them away.
-"""
+ROUTINE = SHORT
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +175,7 @@ def test_render_cli_writes_the_default_file(runner, tmp_path: Path, monkeypatch)
 def test_bad_output_and_bad_ambience_are_one_line(runner, tmp_path: Path) -> None:
     (tmp_path / "short.yaml").write_text(ROUTINE)
     bad_format = runner.invoke(main, ["render", str(tmp_path / "short.yaml"), "-o", "x.aiff"])
-    assert bad_format.exit_code != 0 and "unknown output format" in bad_format.output
+    assert bad_format.exit_code != 0 and "unsupported format" in bad_format.output
     bad_bed = runner.invoke(main, ["render", str(tmp_path / "short.yaml"), "-a", "waterfal",
                                    "-o", str(tmp_path / "x.mp3")])  # fmt: skip
     assert bad_bed.exit_code != 0

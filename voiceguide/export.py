@@ -44,7 +44,7 @@ def format_of(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         known = ", ".join(sorted(FORMATS))
-        raise VoiceguideError(f"{path}: unknown output format {path.suffix!r} (use {known})")
+        raise AudioError(f"{path}: unsupported format {path.suffix!r} (use {known})")
     return fmt
 
 
@@ -123,9 +123,11 @@ def _encode_tagged_mp3(
         audio.unlink(missing_ok=True)
 
 
-def _ffmpeg_command(out: Path, fmt: str, rate: int, channels: int, bitrate: int) -> list[str]:
+def _ffmpeg_command(
+    out: Path, fmt: str, rate: int, channels: int, bitrate: int, in_channels: int = 2
+) -> list[str]:
     cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-y"]
-    cmd += ["-f", "s16le", "-ar", str(rate), "-ac", "2", "-i", "pipe:0"]
+    cmd += ["-f", "s16le", "-ar", str(rate), "-ac", str(in_channels), "-i", "pipe:0"]
     cmd += ["-ac", str(channels), *_CODECS[fmt]]
     if fmt == "mp3":
         cmd += ["-b:a", f"{bitrate}k", "-id3v2_version", "0", "-write_id3v1", "0"]
@@ -136,10 +138,17 @@ def _ffmpeg_command(out: Path, fmt: str, rate: int, channels: int, bitrate: int)
 
 
 def _run_ffmpeg(
-    blocks: Iterable[np.ndarray], out: Path, fmt: str, *, rate: int, channels: int, bitrate: int
+    blocks: Iterable[np.ndarray],
+    out: Path,
+    fmt: str,
+    *,
+    rate: int,
+    channels: int,
+    bitrate: int,
+    in_channels: int = 2,
 ) -> None:
     """Stream PCM into ffmpeg: encoding runs in its own process, on the other core."""
-    cmd = _ffmpeg_command(out, fmt, rate, channels, bitrate)
+    cmd = _ffmpeg_command(out, fmt, rate, channels, bitrate, in_channels)
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errors)
         assert proc.stdin is not None
@@ -157,6 +166,15 @@ def _run_ffmpeg(
             errors.seek(0)
             message = errors.read().decode(errors="replace").strip().splitlines()
             raise AudioError(f"{out}: encoding failed ({message[-1] if message else 'ffmpeg'})")
+
+
+def write_audio(path: Path, audio: np.ndarray, rate: int) -> None:
+    """A short piece of audio (n, channels) to a file, format by extension, atomically."""
+    audio = audio[:, None] if audio.ndim == 1 else audio
+    fmt = format_of(path)
+    with atomic_path(path) as tmp:
+        _run_ffmpeg([audio], tmp, fmt, rate=rate, channels=audio.shape[1], bitrate=128,
+                    in_channels=audio.shape[1])  # fmt: skip
 
 
 def to_pcm16(block: np.ndarray) -> np.ndarray:

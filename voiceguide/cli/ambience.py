@@ -6,24 +6,15 @@ as one line and exits non-zero, so the commands carry no try/except.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tempfile
 from pathlib import Path
 
 import click
 import numpy as np
 
-from voiceguide.ambience import SESSION_RATE, Bed, ffmpeg_exe, list_beds
-from voiceguide.errors import AudioError
+from voiceguide.ambience import Bed, list_beds
+from voiceguide.export import write_audio
 
 # ffmpeg arguments per output extension; the muxer itself is picked from the extension.
-CODECS = {
-    ".wav": ["-c:a", "pcm_s16le"],
-    ".flac": ["-c:a", "flac"],
-    ".ogg": ["-c:a", "libvorbis", "-q:a", "5"],
-    ".mp3": ["-c:a", "libmp3lame", "-q:a", "2"],
-}
 SEAM_AT = 5.0  # seconds into a preview where the loop point falls, so a listener hears it
 EDGE_FADE = 0.5
 
@@ -106,50 +97,3 @@ def preview_audio(bed: Bed, seconds: float) -> np.ndarray:
     audio[:fade] *= ramp
     audio[count - fade :] *= ramp[::-1]
     return audio
-
-
-def write_audio(path: Path, audio: np.ndarray, rate: int = SESSION_RATE) -> None:
-    """Encode with the bundled ffmpeg into a temp file beside ``path``, then rename into place.
-
-    Nothing half-written is ever left at ``path``, even if encoding fails.
-    """
-    suffix = path.suffix.lower()
-    if suffix not in CODECS:
-        raise AudioError(f"{path}: unsupported format '{suffix}' (use {', '.join(CODECS)})")
-    folder = path.parent
-    if not folder.is_dir():
-        raise AudioError(f"{path}: folder {folder} does not exist")
-    handle, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
-        _encode(tmp, audio, rate, ffmpeg_exe(), CODECS[suffix])
-        tmp.chmod(0o644)  # mkstemp makes it private; the result is an ordinary file
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _encode(path: Path, audio: np.ndarray, rate: int, ffmpeg: str, codec: list[str]) -> None:
-    cmd = [
-        ffmpeg,
-        "-nostdin",
-        "-y",
-        "-v",
-        "error",
-        "-f",
-        "f32le",
-        "-ar",
-        str(rate),
-        "-ac",
-        str(audio.shape[1]),
-        "-i",
-        "-",
-        *codec,
-        str(path),
-    ]
-    data = np.ascontiguousarray(audio, dtype="<f4").tobytes()
-    result = subprocess.run(cmd, input=data, capture_output=True, check=False)
-    if result.returncode != 0:
-        lines = result.stderr.decode(errors="replace").strip().splitlines() or ["ffmpeg failed"]
-        raise AudioError(f"{path}: cannot write audio ({lines[-1]})")

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
-import wave
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,6 @@ import click
 import numpy as np
 
 from voiceguide.config import config_lexicon, config_path, load_config, voice_settings
-from voiceguide.errors import AudioError
 from voiceguide.speech import (
     CLIP_RATE,
     PITCH_RANGE,
@@ -199,27 +196,10 @@ def _quiet_stderr() -> Iterator[None]:
 
 
 def write_clip(path: Path, samples: np.ndarray, rate: int = CLIP_RATE) -> None:
-    """WAV in pure Python; other formats through the bundled ffmpeg. Atomic either way."""
-    if path.suffix.lower() != ".wav":
-        from voiceguide.cli.ambience import write_audio
+    """Any format by extension, atomically (the bundled ffmpeg does the encoding)."""
+    from voiceguide.export import write_audio
 
-        write_audio(path, np.asarray(samples, dtype=np.float32)[:, None], rate)
-        return
-    if not path.parent.is_dir():
-        raise AudioError(f"{path}: folder {path.parent} does not exist")
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".wav")
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
-        with wave.open(str(tmp), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes((np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes())
-        tmp.chmod(0o644)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_audio(path, np.asarray(samples, dtype=np.float32), rate)
 
 
 # --------------------------------------------------------------------------- cache
