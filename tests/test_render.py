@@ -19,11 +19,11 @@ from support.routines import SHORT
 from voiceguide.ambience import decode, ffmpeg_exe
 from voiceguide.cli import main
 from voiceguide.compiler import Options, compile
-from voiceguide.export import write_text
+from voiceguide.export import Tags, encode, write_text
 from voiceguide.mixer import MixSettings
 from voiceguide.render import prepare, render
 from voiceguide.routine import loads
-from voiceguide.script import Script
+from voiceguide.script import Chapter, Script
 from voiceguide.speech import VoiceSettings
 
 RATE = 44100
@@ -222,3 +222,21 @@ def test_write_text_is_atomic(tmp_path: Path) -> None:
     write_text(target, "two")
     assert target.read_text() == "two"
     assert oct(target.stat().st_mode & 0o777) != "0o600"
+
+
+def test_many_chapters_stay_in_order_for_mutagen_and_ffmpeg(tmp_path: Path) -> None:
+    """Past ten chapters, "ch10" must not sort before "ch2": check frame order in the file."""
+    titles = [f"Step {'x' * (n * 7 % 23)} {n}" for n in range(25)]
+    chapters = tuple(
+        Chapter(title=t, start=n * 0.1, end=(n + 1) * 0.1) for n, t in enumerate(titles)
+    )
+    target = tmp_path / "c.mp3"
+    encode([np.zeros((int(2.5 * RATE), 2), np.float32)], target, rate=RATE,
+           tags=Tags(title="Order", album="Order"), chapters=chapters)  # fmt: skip
+    tags = ID3(target)
+    in_file = [tags[k].sub_frames["TIT2"].text[0] for k in tags if k.startswith("CHAP:")]
+    assert in_file == titles
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(target)],
+                          capture_output=True, text=True)  # fmt: skip
+    listed = re.findall(r"Chapter #0:\d+: start (\d+\.\d+)", proc.stderr)
+    assert [float(s) for s in listed] == pytest.approx([n * 0.1 for n in range(25)])

@@ -198,10 +198,9 @@ def write_tags(path: Path, fmt: str, tags: Tags, chapters: tuple[Chapter, ...]) 
 def id3_tag(tags: Tags, chapters: tuple[Chapter, ...]) -> bytes:
     """ID3v2.4 tags with CHAP frames in session order and a CTOC listing them.
 
-    mutagen sorts frames by size when saving, and players that ignore CTOC
-    (ffmpeg is one) list chapters in frame order. Chapter frames of equal
-    size keep the order we add them in (the sort is stable), so element ids
-    are padded to even out the title lengths.
+    Players that ignore CTOC (ffmpeg is one) list chapters in frame order,
+    and mutagen reorders frames when saving: :func:`chapter_ids` makes that
+    order the session's.
     """
     from mutagen.id3 import CHAP, COMM, CTOC, ID3, TALB, TIT2, TPE1, CTOCFlags
 
@@ -228,11 +227,17 @@ def id3_tag(tags: Tags, chapters: tuple[Chapter, ...]) -> bytes:
 
 
 def chapter_ids(chapters: tuple[Chapter, ...]) -> list[str]:
-    """Element ids ``ch0``, ``ch1``, … padded so every CHAP frame has the same size."""
+    """Element ids ``ch000``, ``ch001``, … padded so every CHAP frame has the same size.
+
+    mutagen orders frames by key, then (stably) by size: zero-padded numbers
+    sort in session order, and equal sizes leave that order alone.
+    """
     sizes = [len(c.title.encode("utf-8")) for c in chapters]
     longest = max(sizes, default=0)
-    width = len(f"ch{len(chapters)}")
-    return [f"ch{i}".ljust(width + longest - size, "_") for i, size in enumerate(sizes)]
+    digits = len(str(max(len(chapters) - 1, 0)))
+    return [
+        f"ch{i:0{digits}d}".ljust(2 + digits + longest - size, "_") for i, size in enumerate(sizes)
+    ]
 
 
 def _write_vorbis_comments(path: Path, fmt: str, tags: Tags, chapters: tuple[Chapter, ...]) -> None:
