@@ -280,3 +280,22 @@ def test_cli_preview_errors_are_one_line(tmp_path: Path) -> None:
 def test_import_is_fast_and_does_not_touch_ffmpeg() -> None:
     code = "import sys, voiceguide.ambience; assert 'imageio_ffmpeg' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_preview_plays_through_the_sound_card(tmp_path: Path) -> None:
+    """Without -o the preview is played: ALSA's file plugin captures what a card would get."""
+    import subprocess
+    import sys
+
+    from support.alsa import alsa_home
+
+    env, capture = alsa_home(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "voiceguide", "ambience", "preview", "rain",
+                           "--seconds", "3"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "played 3.0 s of rain" in proc.stdout
+    played = np.fromfile(capture / "out.raw", dtype="<i2").reshape(-1, 2)
+    assert len(played) == 3 * SESSION_RATE
+    assert np.abs(played).max() > 1000  # real sound, not silence
+    assert not list(tmp_path.glob("*.wav"))  # nothing written when it could play

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.alsa import alsa_home
 from support.routines import SHORT
 
 from voiceguide.ambience import decode
@@ -23,20 +24,6 @@ from voiceguide.script import Script
 
 DRIVER = Path(__file__).parent / "support" / "play_driver.py"
 ROUTINE = SHORT
-
-
-def alsa_home(tmp: Path) -> tuple[dict[str, str], Path]:
-    """A HOME whose default ALSA device writes every stream to its own file."""
-    capture = tmp / "capture"
-    capture.mkdir(parents=True, exist_ok=True)
-    home = tmp / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / ".asoundrc").write_text(
-        'pcm.!default { type file; slave.pcm "null"; '
-        f'file "{capture}/out.raw"; format "raw"; truncate false }}\n'
-    )
-    # simpleaudio frees memory without the GIL: see voiceguide/entry.py
-    return {**os.environ, "HOME": str(home), "PYTHONMALLOC": "malloc"}, capture
 
 
 def run_driver(tmp: Path, **config) -> tuple[dict, list[np.ndarray]]:  # type: ignore[no-untyped-def]
@@ -245,3 +232,57 @@ def test_ctrl_c_saves_the_spot_and_resume_starts_there(tmp_path: Path) -> None:
     assert "Spread the oil" not in resumed.stdout
     nothing = cli(tmp_path / "other", "r.yaml", "--resume")
     assert nothing.returncode == 1 and "nothing to resume" in nothing.stderr
+
+
+def test_on_a_terminal_the_screen_shows_the_step_and_q_quits(tmp_path: Path) -> None:
+    """The whole command on a pseudo-terminal: big-type screen, a real key press, a clean exit."""
+    import pty
+    import select
+
+    env, _ = alsa_home(tmp_path)
+    env.pop("PYTHONMALLOC")
+    env.update(TERM="xterm", COLUMNS="100", LINES="30")
+    (tmp_path / "r.yaml").write_text(ROUTINE)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: voiceguide, with the pty as its terminal
+        os.chdir(tmp_path)
+        os.execve(sys.executable, [sys.executable, "-m", "voiceguide", "play", "r.yaml",
+                                   "--from", "circles"], env)  # fmt: skip
+    seen = b""
+    deadline = time.monotonic() + 30
+    quit_sent = False
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not quit_sent and b"Step 3 of 3" in seen:
+            os.write(fd, b"q")
+            quit_sent = True
+    _, status = os.waitpid(pid, 0)
+    text = seen.decode(errors="replace")
+    assert quit_sent, text[-500:]
+    assert os.waitstatus_to_exitcode(status) == 0, text[-500:]
+    assert "\x1b[?1049h" in text and "\x1b[?1049l" in text  # alternate screen entered and left
+    assert "█" in text  # the step title in large type
+    assert "stopped at Circles" in text
+
+
+def test_cli_says_so_when_the_device_goes_away_and_saves_the_spot(tmp_path: Path) -> None:
+    env, capture = alsa_home(tmp_path)
+    env["VOICEGUIDE_PLAY_CLOCK"] = "virtual"
+    for n in range(50, 10000):  # stream 51 cannot be opened: the device is gone
+        (capture / f"out.raw.{n:04d}").touch()
+    (tmp_path / "r.yaml").write_text(ROUTINE)
+    proc = subprocess.run([sys.executable, "-m", "voiceguide", "play", "r.yaml"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "output device went away" in last and "stopped at" in last and "--resume" in last
+    assert "Traceback" not in proc.stderr

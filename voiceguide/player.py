@@ -15,7 +15,6 @@ an hour of playback is checked in seconds.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -27,6 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
+from voiceguide.device import quiet_stderr
 from voiceguide.edits import step_at
 from voiceguide.errors import AudioError
 from voiceguide.export import to_pcm16
@@ -109,7 +109,7 @@ class SimpleaudioSink:
 
     def play(self, pcm: np.ndarray) -> None:
         try:
-            with _quiet_stderr():  # ALSA prints its own complaints straight to fd 2
+            with quiet_stderr():  # ALSA prints its own complaints straight to fd 2
                 obj = self._sa.play_buffer(np.ascontiguousarray(pcm), 2, 2, RATE)
         except Exception as err:  # SimpleaudioError is not importable by name reliably
             reason = str(err).replace(" -- ", "; ")
@@ -132,22 +132,6 @@ class SimpleaudioSink:
     def stop(self) -> None:
         while self._live:
             self._live.popleft().stop()
-
-
-@contextlib.contextmanager
-def _quiet_stderr():  # type: ignore[no-untyped-def]
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 class Keys(Protocol):

@@ -12,6 +12,7 @@ import click
 import numpy as np
 
 from voiceguide.ambience import Bed, list_beds
+from voiceguide.device import play_once
 from voiceguide.export import write_audio
 
 # ffmpeg arguments per output extension; the muxer itself is picked from the extension.
@@ -53,7 +54,7 @@ def list_command() -> None:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File to write (.wav, .ogg, .mp3 or .flac). Default: NAME-preview.wav.",
+    help="Write here (.wav, .ogg, .mp3 or .flac) instead of playing.",
 )
 @click.option(
     "--seconds",
@@ -63,10 +64,11 @@ def list_command() -> None:
     help="Length of the preview.",
 )
 def preview_command(name: str, output: Path | None, seconds: float) -> None:
-    """Write a preview of bed NAME that crosses its loop point, to hear any seam.
+    """Play a preview of bed NAME that crosses its loop point, to hear any seam.
 
     NAME is a bundled bed (see `voiceguide ambience list`) or an audio file. The loop
-    point falls 5 seconds in (sooner for very short previews).
+    point falls 5 seconds in (sooner for very short previews). With -o, or with no
+    sound card, the preview is written to a file instead (NAME-preview.wav).
 
     \b
     Examples:
@@ -75,12 +77,17 @@ def preview_command(name: str, output: Path | None, seconds: float) -> None:
       voiceguide ambience preview ~/sounds/forest.flac
     """
     bed = Bed.load(name)
-    target = output or Path(f"{Path(name).stem}-preview.wav")
-    write_audio(target, preview_audio(bed, seconds), bed.rate)
-    click.echo(
-        f"wrote {target} ({seconds:.1f} s of {bed.name}, loop point at "
-        f"{_seam_offset(bed, seconds):.1f} s)"
-    )
+    audio = preview_audio(bed, seconds)
+    seam = f"loop point at {_seam_offset(bed, seconds):.1f} s"
+    if output is None:
+        problem = play_once(audio, bed.rate)
+        if problem is None:
+            click.echo(f"played {seconds:.1f} s of {bed.name} ({seam})")
+            return
+        output = Path(f"{Path(name).stem}-preview.wav")
+        click.echo(f"no audio device ({problem}); writing a file instead")
+    write_audio(output, audio, bed.rate)
+    click.echo(f"wrote {output} ({seconds:.1f} s of {bed.name}, {seam})")
 
 
 def _seam_offset(bed: Bed, seconds: float) -> float:

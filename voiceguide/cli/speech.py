@@ -9,9 +9,7 @@ as one line.
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import click
 import numpy as np
 
 from voiceguide.config import config_lexicon, config_path, load_config, voice_settings
+from voiceguide.device import play_once
 from voiceguide.speech import (
     CLIP_RATE,
     PITCH_RANGE,
@@ -158,41 +157,11 @@ def say(text: str, output: Path | None, **options: Any) -> None:
         write_clip(output, clip.samples)
         click.echo(f"wrote {output} ({clip.duration:.1f} s, voice {speaker.voice_id})")
         return
-    problem = play_samples(clip.samples)
+    problem = play_once(clip.samples, CLIP_RATE)
     if problem:
         fallback = Path("say.wav")
         write_clip(fallback, clip.samples)
         click.echo(f"no audio device ({problem}); wrote {fallback} ({clip.duration:.1f} s)")
-
-
-def play_samples(samples: np.ndarray, rate: int = CLIP_RATE) -> str | None:
-    """Play and wait; return why not if there is no way to play (None when played)."""
-    try:
-        import simpleaudio
-    except ImportError:
-        return "simpleaudio is not installed: pip install simpleaudio"
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-    try:
-        with _quiet_stderr():  # ALSA prints a screenful when there is no card
-            playing = simpleaudio.play_buffer(pcm, 1, 2, rate)
-        playing.wait_done()
-    except Exception as exc:  # simpleaudio raises its own error type with no public base
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return None
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Point fd 2 at /dev/null for a moment: C libraries write there directly."""
-    saved = os.dup(2)
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
 
 
 def write_clip(path: Path, samples: np.ndarray, rate: int = CLIP_RATE) -> None:
