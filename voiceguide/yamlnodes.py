@@ -56,7 +56,10 @@ class Node:
             return "a list"
         if self.value is None:
             return "nothing"
-        return f"{type(self.value).__name__} {self.value!r}"
+        shown = repr(self.value)
+        if len(shown) > 40:
+            shown = shown[:37] + "…" + shown[-1]
+        return f"{type(self.value).__name__} {shown}"
 
 
 def parse(data: bytes, file: str | None) -> Node:

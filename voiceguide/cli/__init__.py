@@ -16,6 +16,25 @@ from voiceguide.errors import VoiceguideError
 
 
 class _Group(click.Group):
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Usage mistakes get one line too (click's own format takes three)."""
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.UsageError as err:
+            where = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
+            click.echo(f"voiceguide: {err.format_message()}{where}", err=True)
+            sys.exit(err.exit_code)
+        except click.ClickException as err:
+            click.echo(f"voiceguide: {err.format_message()}", err=True)
+            sys.exit(err.exit_code)
+        except click.Abort:
+            click.echo("voiceguide: interrupted", err=True)
+            sys.exit(130)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+        return code
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
