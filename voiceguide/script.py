@@ -8,7 +8,7 @@ read a session without importing voiceguide.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SCRIPT_VERSION = 1
@@ -107,9 +107,6 @@ class Script:
     fit: Fit | None = None
     options: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-
-    def with_cues(self, cues: tuple[Cue, ...]) -> Script:
-        return replace(self, cues=cues)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
