@@ -27,7 +27,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from voiceguide.ambience import decode
-from voiceguide.loudness import integrated_loudness, true_peak_db
+from voiceguide.loudness import hop_powers, integrated_loudness, true_peak_db
 
 RATE = 44100
 OUT_DIR = Path(__file__).resolve().parent.parent / "ambience"
@@ -534,6 +534,8 @@ def render(recipe: Recipe) -> dict[str, object]:
         f"  {path.stat().st_size / 1e6:5.2f} MB"
     )
     decoded = decode(path)  # measured as players (and the mixer) will hear it
+    if recipe.loop:  # the mixer predicts a session's loudness from these, without scipy
+        np.save(OUT_DIR / f"{recipe.name}.powers.npy", hop_powers(decoded, RATE))
     return {
         "name": recipe.name,
         "file": path.name,

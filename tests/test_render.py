@@ -102,8 +102,8 @@ def test_bed_is_ducked_under_speech(session: dict) -> None:
         assert ducked >= 6, f"bed only {ducked:.1f} dB down under {cue.text!r}"
 
 
-def test_integrated_loudness_measured_by_ffmpeg(session: dict) -> None:
-    path = session["dir"] / "s.mp3"
+def ebur128(path: Path) -> tuple[float, float]:
+    """Integrated loudness and true peak as ffmpeg measures them: not our implementation."""
     proc = subprocess.run(
         [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path), "-af", "ebur128=peak=true",
          "-f", "null", "-"], capture_output=True, text=True, check=True,
@@ -111,9 +111,37 @@ def test_integrated_loudness_measured_by_ffmpeg(session: dict) -> None:
     summary = proc.stderr[proc.stderr.rindex("Summary:") :]
     integrated = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))
     peak = float(re.search(r"Peak:\s+(-?[\d.]+) dBFS", summary).group(1))
+    return integrated, peak
+
+
+def test_integrated_loudness_measured_by_ffmpeg(session: dict) -> None:
+    integrated, peak = ebur128(session["dir"] / "s.mp3")
     assert -17.0 <= integrated <= -15.0
     assert peak <= -0.5  # -1 dBTP in the mix; MP3 encoding may add a few tenths
     assert np.abs(session["audio"]).max() < 1.0
+
+
+@pytest.mark.parametrize("bed", ["river", "music-bells"])
+def test_loudness_with_bundled_beds_is_what_the_render_reports(bed: str, tmp_path: Path) -> None:
+    """Real beds swell and fade: the prediction must follow their profile, not their average.
+
+    A mostly-bed session may stay under the target (the voice is kept clean), but the
+    loudness the render reports must be the loudness ffmpeg measures.
+    """
+    script = compile(loads(ROUTINE.replace("duration: 25s", "duration: 3m")), Options(ambience=bed))
+    result = render(script, tmp_path / "b.mp3")
+    integrated, peak = ebur128(tmp_path / "b.mp3")
+    assert abs(integrated - result.lufs) <= 1.0, (integrated, result.lufs)
+    assert peak <= -0.5
+
+
+def test_a_built_in_routine_at_its_own_length_reaches_minus_16(tmp_path: Path) -> None:
+    from voiceguide.routine import load_builtin
+
+    result = render(compile(load_builtin("lower-back-relax"), Options()), tmp_path / "l.mp3")
+    integrated, peak = ebur128(tmp_path / "l.mp3")
+    assert -17.0 <= integrated <= -15.0
+    assert abs(result.lufs - result.target_lufs) < 0.1 and peak <= -0.5
 
 
 def test_chapters_read_back_with_mutagen_in_order(session: dict) -> None:

@@ -148,6 +148,14 @@ def _bundled_loop(name: str) -> np.ndarray:
     return loop
 
 
+def _bundled_powers(info: BedInfo) -> np.ndarray | None:
+    """The loop's K-weighted 100 ms powers, measured when the bed was made (None if absent)."""
+    try:
+        return np.load(info.path.with_name(f"{info.name}.powers.npy"))
+    except (OSError, ValueError):
+        return None
+
+
 def _store_decoded(path: Path, pcm: np.ndarray) -> None:
     """Best effort: a read-only or full cache folder only costs the next run a decode."""
     try:
@@ -200,6 +208,7 @@ class Bed:
         # slow scipy import) before live playback's first block.
         self.lufs = info.lufs if info else None
         self.peak_dbtp = info.peak_dbtp if info else None
+        self.powers = _bundled_powers(info) if info else None
 
     def __repr__(self) -> str:
         return f"Bed({self.name!r}, {self.seconds:.1f} s)"

@@ -9,10 +9,9 @@ script out again each time. Cues only ever move later, and only the part not
 yet heard changes. If the playhead ever reaches a cue whose clip is still
 missing, the bed simply plays on a little longer (time is inserted there).
 
-The master gain is fixed once at the start, from the bundled beds' known
-levels and clips assumed at their normalized loudness, so the level never
-jumps; it differs from an offline render's measured gain by a fraction of
-a dB.
+The master gain is fixed once at the start, from the beds' loudness profiles
+and clips assumed at their normalized loudness, so the level never jumps; it
+differs from an offline render's gain by a fraction of a dB.
 """
 
 from __future__ import annotations
@@ -59,8 +58,8 @@ class LiveSession:
             self.bank.placeholder(cue.text, cue.length)
         self._edits: list[_Edit] = []
         self._lock = threading.Lock()
-        self.mixer = Mixer(script, self.bank, load_beds(script), self.settings, nominal=True)
-        self.mixer.master_gain  # noqa: B018 - fix the gain now, before anything changes
+        self.mixer = Mixer(script, self.bank, load_beds(script), self.settings)
+        self.mixer.levels  # noqa: B018 - fix the levels now, before anything changes
         self._factory = speaker_factory or (lambda: Speaker(voice, lexicon=lexicon))
         self.error: VoiceguideError | None = None
         self.done = threading.Event()

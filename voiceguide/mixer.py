@@ -30,6 +30,10 @@ from voiceguide.script import Script
 
 RATE = SESSION_RATE
 HOP = loudness.hop_size(RATE)
+#: How far a sparse session's bed may be lifted to reach the target loudness.
+MAX_BED_LIFT = 10.0
+#: How much the loudest speech peak may lose to the limiter before the bed is lifted instead.
+LIMIT_ALLOWANCE = 0.0
 
 
 @dataclass(frozen=True)
@@ -156,16 +160,13 @@ class Mixer:
         beds: Mapping[str, Bed],
         settings: MixSettings | None = None,
         *,
-        master_gain: float | None = None,
-        nominal: bool = False,
+        levels: tuple[float, float] | None = None,
     ) -> None:
-        """``master_gain`` fixes the gain instead of predicting it (a live session
-        keeps one gain while its script changes); ``nominal`` predicts from the
-        bundled beds' known levels instead of measuring their loops."""
+        """``levels`` fixes the master gain and bed lift instead of working them
+        out: a live session keeps one level while its script changes."""
         self.script = script
-        self.nominal = nominal
-        if master_gain is not None:
-            self.__dict__["master_gain"] = master_gain
+        if levels is not None:
+            self.__dict__["levels"] = levels
         self.settings = settings or MixSettings()
         self.clips = clips
         self.beds = beds
@@ -222,26 +223,26 @@ class Mixer:
         """Linear gain bringing each bed to its place relative to the speech."""
         wanted = self.settings.target_lufs + self.settings.bed_volume
         gains = {}
-        for name, bed in self.beds.items():
-            level = bed.lufs if bed.lufs is not None else self._measured_lufs(name)
+        for name in self.beds:
+            level = loudness.gated_loudness(self.bed_powers[name])
             gains[name] = 0.0 if math.isinf(level) else 10 ** ((wanted - level) / 20)
         return gains
 
     def derive(self, script: Script) -> Mixer:
         """A mixer for a changed script, sharing clips, beds, levels and the master gain."""
-        derived = Mixer(script, self.clips, self.beds, self.settings, master_gain=self.master_gain,
-                        nominal=self.nominal)  # fmt: skip
+        derived = Mixer(script, self.clips, self.beds, self.settings, levels=self.levels)
         for name in ("bed_gains", "bed_powers", "bed_peaks", "chime_peak", "chime_gain"):
             if name in self.__dict__:
                 derived.__dict__[name] = self.__dict__[name]
         return derived
 
-    def _measured_lufs(self, name: str) -> float:
-        return loudness.gated_loudness(self.bed_powers[name])
-
     @cached_property
     def bed_powers(self) -> dict[str, np.ndarray]:
-        return {name: loudness.hop_powers(bed.loop, RATE) for name, bed in self.beds.items()}
+        """Each loop's K-weighted hop powers: shipped with bundled beds, measured for others."""
+        return {
+            name: bed.powers if bed.powers is not None else loudness.hop_powers(bed.loop, RATE)
+            for name, bed in self.beds.items()
+        }
 
     @cached_property
     def bed_peaks(self) -> dict[str, float]:
@@ -352,7 +353,7 @@ class Mixer:
         t = np.arange(start, start + count)
         envelope = self.envelope_at(t)
         for name, weight in self.bed_weights_at(t):
-            gain = envelope * weight * self.bed_gains[name]
+            gain = envelope * weight * (self.bed_gains[name] * self.bed_lift)
             out += self.beds[name].read(start, count) * gain.astype(np.float32)[:, None]
             if peaks is not None:
                 peaks += gain * self.bed_peaks[name]
@@ -387,49 +388,91 @@ class Mixer:
     # -- loudness
 
     @cached_property
-    def predicted_lufs(self) -> float:
-        """The premaster's integrated loudness, from the plan's hop powers.
+    def _hop_powers(self) -> tuple[np.ndarray, np.ndarray]:
+        """The premaster's K-weighted hop powers, split: (speech + chime, beds).
 
         Speech, chime and bed are independent, so their powers add; the bed's
-        envelope is taken at each hop's centre.
+        envelope is taken at each hop's centre. Kept apart so the bed can be
+        re-weighed without redoing the rest.
         """
         hops = self.length // HOP + 1
-        power = np.zeros(hops)
+        voice = np.zeros(hops)
         speech = self.settings.speech_volume**2 * 2  # a mono clip on both channels
         for p in self.placed:
-            _add_at(power, p.start // HOP, p.powers * speech)
+            _add_at(voice, p.start // HOP, p.powers * speech)
         if self.chimes:
             chime = self._chime_powers() * self.chime_gain**2
             for at in self.chimes:
-                _add_at(power, at // HOP, chime)
+                _add_at(voice, at // HOP, chime)
         centres = np.arange(hops) * HOP + HOP // 2
         envelope = self.envelope_at(centres)
+        bed = np.zeros(hops)
         for name, weight in self.bed_weights_at(centres):
-            loop = self._bed_power_profile(name)
+            loop = self.bed_powers[name]
             if len(loop):
                 index = (centres % len(self.beds[name].loop)) // HOP % len(loop)  # loop position
-                power += loop[index] * (envelope * weight * self.bed_gains[name]) ** 2
-        return loudness.gated_loudness(power)
+                bed += loop[index] * (envelope * weight * self.bed_gains[name]) ** 2
+        return voice, bed
 
-    def _chime_powers(self) -> np.ndarray:
-        info = bundled_info(CHIME)
-        if self.nominal and info.lufs is not None:
-            hops = max(1, len(self._chime) // HOP)
-            return np.full(hops, 10 ** ((info.lufs - loudness.LUFS_OFFSET) / 10))
-        return loudness.hop_powers(self._chime, RATE)
-
-    def _bed_power_profile(self, name: str) -> np.ndarray:
-        bed = self.beds[name]
-        if self.nominal and bed.lufs is not None:
-            return np.array([10 ** ((bed.lufs - loudness.LUFS_OFFSET) / 10)])
-        return self.bed_powers[name]
+    def predicted_lufs(self, bed_lift: float = 1.0) -> float:
+        """The premaster's integrated loudness (BS.1770 gating), the bed lifted by ``bed_lift``."""
+        voice, bed = self._hop_powers
+        return loudness.gated_loudness(voice + bed * bed_lift**2)
 
     @cached_property
-    def master_gain(self) -> float:
-        level = self.predicted_lufs
+    def levels(self) -> tuple[float, float]:
+        """(master gain, bed lift): how the session reaches its target loudness.
+
+        Gain alone would do, but in a sparse session (long working steps, few
+        words) the bed is most of what BS.1770 measures, and the gain it needs
+        would push speech far past the ceiling, where the limiter would flatten
+        the voice. So the gain stops once the loudest clip would lose more than
+        LIMIT_ALLOWANCE to the limiter, and the rest is made up by lifting the
+        bed, by the least that reaches the target. The lift is searched step by
+        step, not bisected: lifting a bed a little can *lower* the measure (its
+        blocks start to pass the relative gate) before lifting it more raises it.
+        When even MAX_BED_LIFT would not do, the session stays below the target
+        rather than flatten the voice or drown it (see ``achieved_lufs``).
+        """
+        target = self.settings.target_lufs
+        level = self.predicted_lufs()
         if math.isinf(level):
-            return 1.0
-        return 10 ** ((self.settings.target_lufs - level) / 20)
+            return 1.0, 1.0
+        loudest = max((p.peak for p in self.placed), default=0.0) * self.settings.speech_volume
+        if loudest == 0.0:
+            return 10 ** ((target - level) / 20), 1.0
+        headroom_db = self.settings.ceiling_db + LIMIT_ALLOWANCE - 20 * math.log10(loudest)
+        if target - level <= headroom_db:
+            return 10 ** ((target - level) / 20), 1.0
+        for lift_db in np.arange(0.25, MAX_BED_LIFT + 1e-9, 0.25):
+            lift = 10 ** (lift_db / 20)
+            lifted = self.predicted_lufs(lift)
+            if target - lifted <= headroom_db:
+                return 10 ** ((target - lifted) / 20), lift
+        # Out of reach: keep the listener's balance and a clean voice, and fall short.
+        return 10 ** (headroom_db / 20), 1.0
+
+    @property
+    def achieved_lufs(self) -> float:
+        """The loudness the session comes out at (the target, unless it was out of reach)."""
+        gain, lift = self.levels
+        return self.predicted_lufs(lift) + 20 * math.log10(gain)
+
+    @property
+    def bed_lift(self) -> float:
+        return self.levels[1]
+
+    def _chime_powers(self) -> np.ndarray:
+        """The chime as steady power at its known level: it is brief and barely moves the total."""
+        info = bundled_info(CHIME)
+        if info.lufs is None:
+            return loudness.hop_powers(self._chime, RATE)
+        hops = max(1, len(self._chime) // HOP)
+        return np.full(hops, 10 ** ((info.lufs - loudness.LUFS_OFFSET) / 10))
+
+    @property
+    def master_gain(self) -> float:
+        return self.levels[0]
 
     # -- finished output
 

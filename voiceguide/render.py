@@ -34,7 +34,9 @@ class RenderResult:
     seconds: float  # wall time taken
     synthesized: int  # clips made fresh (0 on a warm cache)
     lufs: float  # the loudness the mix was brought to (tests check it with ffmpeg's ebur128)
+    target_lufs: float
     peak_db: float  # sample peak of the output
+    bed_lift_db: float  # how far a sparse session's bed was lifted to reach the target
 
 
 def speak(
@@ -80,8 +82,7 @@ def prepare(
     settings = replace(settings, speech_volume=voice.volume)
     bank, fresh = speak(script, voice, lexicon, progress)
     laid = layout(script, [bank.duration(c.text) for c in script.cues])
-    # nominal: the bundled beds' measured levels stand in for measuring their loops again
-    return Mixer(laid, bank, load_beds(laid), settings, nominal=True), fresh
+    return Mixer(laid, bank, load_beds(laid), settings), fresh
 
 
 def render(
@@ -114,7 +115,8 @@ def render(
         write_text(script_json, laid.to_json() + "\n")
     return RenderResult(
         path=to, script=laid, seconds=time.perf_counter() - started, synthesized=fresh,
-        lufs=mixer.settings.target_lufs, peak_db=peak.db,
+        lufs=mixer.achieved_lufs, peak_db=peak.db,
+        bed_lift_db=20 * np.log10(mixer.bed_lift), target_lufs=mixer.settings.target_lufs,
     )  # fmt: skip
 
 

@@ -85,11 +85,25 @@ def render(routine: str, output: Path | None, bitrate: int, mono: bool, subtitle
             script, target, voice=voice, lexicon=lexicon, settings=settings, bitrate=bitrate,
             mono=mono, subtitles=subtitles, script_json=script_path, progress=progress,
         )  # fmt: skip
+    if result.bed_lift_db > 0.05:
+        click.echo(
+            f"voiceguide: note: few words over a long session; the bed was lifted "
+            f"{result.bed_lift_db:.1f} dB to reach {result.target_lufs:g} LUFS with a clear voice",
+            err=True,
+        )
+    elif result.lufs < result.target_lufs - 0.5:
+        click.echo(
+            f"voiceguide: note: this session is {result.lufs:.1f} LUFS, under the "
+            f"{result.target_lufs:g} LUFS target: it has so few words for its length that "
+            "reaching it would flatten the voice or drown it in the bed (--bed-volume -8 "
+            "gets closer)",
+            err=True,
+        )
     if not quiet:
         chapters = len(result.script.chapters)
         click.echo(
             f"wrote {target} ({format_duration(round(result.script.duration))}, {chapters} "
-            f"chapters, {result.lufs:g} LUFS, peak {result.peak_db:.1f} dBFS) "
+            f"chapters, {result.lufs:.1f} LUFS, peak {result.peak_db:.1f} dBFS) "
             f"in {result.seconds:.1f}s", err=True,
         )  # fmt: skip
 
