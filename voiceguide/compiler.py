@@ -335,7 +335,8 @@ class _Planner:
                 at = self.put(at, step.caution, "caution", index, side).end + MIN_GAP
         else:
             assert side is not None
-            at = self.put(at, say.side_switch_line(side), "side", index, side).end + MIN_GAP
+            line = say.side_switch_line(side, len(step.sides))
+            at = self.put(at, line, "side", index, side).end + MIN_GAP
         speech_end = at - MIN_GAP
         if step.reps is not None:
             end = self.repetitions(index, speech_end, step, side)
@@ -535,7 +536,10 @@ def _step_speech_need(step: Step, options: Options) -> float:
     if step.caution:
         need += say.estimate_seconds(step.caution, options.wpm) + MIN_GAP
     switch = max(
-        (say.estimate_seconds(say.side_switch_line(s), options.wpm) for s in step.sides),
+        (
+            say.estimate_seconds(say.side_switch_line(s, len(step.sides)), options.wpm)
+            for s in step.sides
+        ),
         default=0.0,
     )
     return max(need, switch + MIN_GAP + MIN_WORK)

@@ -91,15 +91,15 @@ def extend_step(script: Script, t: float, seconds: float) -> tuple[Script, float
     step = script.steps[index]
     if seconds >= 0:
         return insert_time(script, min(at, step.end), seconds), seconds
-    room = step.end - max(at, t + MIN_LEFT)
-    take = min(-seconds, room)
+    # Time comes off the side being worked now: the next side's switch, its
+    # counts and the step's closing lines all stay.
+    mine = [c for c in script.cues if c.step == index and c.at >= at]
+    side_end = min((c.at for c in mine if c.kind == "side"), default=step.end)
+    take = min(-seconds, side_end - max(at, t + MIN_LEFT))
     if take <= 0:
         return script, 0.0
-    # cut just before the step's closing lines (time left, next up) so they still come
-    tail = [
-        c for c in script.cues if c.step == index and c.at >= at and c.kind in ("next", "time-left")
-    ]
-    cut_at = max(at, min((c.at for c in tail), default=step.end) - take)
+    closing = [c.at for c in mine if c.kind in ("next", "time-left") and c.at < side_end]
+    cut_at = max(at, min(closing, default=side_end) - take)
     return remove_time(script, cut_at, take), -take
 
 

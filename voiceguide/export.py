@@ -55,15 +55,21 @@ def atomic_path(target: Path) -> Iterator[Path]:
     folder = target.resolve().parent
     if not folder.is_dir():
         raise VoiceguideError(f"{target}: folder {folder} does not exist")
-    fd, name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=folder
-    )
+    try:
+        fd, name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=folder
+        )
+    except OSError as err:
+        raise VoiceguideError(f"{target}: cannot write there ({err.strerror})") from None
     os.close(fd)
     tmp = Path(name)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a session file is not a secret
     try:
         yield tmp
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as err:
+            raise VoiceguideError(f"{target}: cannot write there ({err.strerror})") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -52,7 +52,7 @@ class LiveSession:
     ) -> None:
         self.base = script
         self.voice = voice
-        self.settings = settings or MixSettings(speech_volume=voice.volume)
+        self.settings = settings or MixSettings()  # the voice's volume is in its clips already
         self.bank = ClipBank()
         for cue in script.cues:
             self.bank.placeholder(cue.text, cue.length)

@@ -44,8 +44,9 @@ def first_side_line(side: str) -> str:
     return f"Start on the {side} side."
 
 
-def side_switch_line(side: str) -> str:
-    return f"Now the other side: the {side}."
+def side_switch_line(side: str, sides: int = 2) -> str:
+    """ "The other side" only makes sense when there are two."""
+    return f"Now the other side: the {side}." if sides == 2 else f"Now the {side} side."
 
 
 def next_up_line(title: str) -> str:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from voiceguide.ambience import Bed
 from voiceguide.compiler import layout
+from voiceguide.errors import VoiceguideError
 from voiceguide.export import Tags, encode, format_of, write_subtitles, write_text
 from voiceguide.mixer import RATE, ClipBank, Mixer, MixSettings
 from voiceguide.script import Script
@@ -78,8 +79,7 @@ def prepare(
     progress: Progress | None = None,
 ) -> tuple[Mixer, int]:
     """Speech, real-length layout and beds: everything a sink needs to pull audio."""
-    settings = settings or MixSettings()
-    settings = replace(settings, speech_volume=voice.volume)
+    settings = settings or MixSettings()  # the voice's volume is in its clips already
     bank, fresh = speak(script, voice, lexicon, progress)
     laid = layout(script, [bank.duration(c.text) for c in script.cues])
     return Mixer(laid, bank, load_beds(laid), settings), fresh
@@ -101,7 +101,10 @@ def render(
     """Write the whole session to ``to`` (format by extension)."""
     started = time.perf_counter()
     to = Path(to)
-    format_of(to)  # fail on a bad extension before any work
+    format_of(to)  # fail on a bad extension or a missing folder before any work
+    for path in (to, subtitles, script_json):
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise VoiceguideError(f"{path}: folder {Path(path).resolve().parent} does not exist")
     voice = voice or VoiceSettings()
     mixer, fresh = prepare(script, voice, lexicon, settings, progress)
     laid = mixer.script

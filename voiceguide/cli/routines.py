@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -13,6 +12,7 @@ import click
 from voiceguide.cli.options import build_options, session_options, warn
 from voiceguide.compiler import compile, natural_range
 from voiceguide.errors import RoutineError, VoiceguideError
+from voiceguide.export import write_text
 from voiceguide.routine import builtin_ids, load_builtin, load_file, load_routine
 from voiceguide.script import Script
 from voiceguide.templates import starter_routine
@@ -144,10 +144,10 @@ def new(name: str, force: bool) -> None:
       voiceguide new shoulders && voiceguide show shoulders.yaml
     """
     path = Path(name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
+    if not path.resolve().parent.is_dir():
+        raise RoutineError(f"{path}: folder {path.resolve().parent} does not exist")
     if path.exists() and not force:
         raise RoutineError(f"{path} already exists (use --force to overwrite)")
     title = path.stem.replace("-", " ").replace("_", " ").strip().capitalize() or "My routine"
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(starter_routine(title, path.name), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, starter_routine(title, path.name))
     click.echo(f"wrote {path}; try: voiceguide show {path}")

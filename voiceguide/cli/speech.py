@@ -53,9 +53,10 @@ def voice_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--volume",
-            type=click.FloatRange(0.0, 1.0),
+            type=click.FloatRange(0.1, 1.0),
             default=None,
-            help="Voice level, 0–1 (default 1 = −16 LUFS).",
+            help="Voice level against the bed, 0.1–1 (default 1). A session's overall "
+            "loudness stays the same; turn the bed down with --bed-volume.",
         ),
         click.option(
             "--pitch",
