@@ -314,3 +314,43 @@ def test_options_are_validated() -> None:
         Options(pace=10)
     with pytest.raises(CompileError):
         Options(length=10)
+
+
+def test_ambience_none_on_a_section_means_silence() -> None:
+    routine = loads(
+        "voiceguide: 1\ntitle: T\nambience: river\nsections:\n"
+        "  - title: Up\n    steps: [{title: A, say: Knead., duration: 1m}]\n"
+        "  - title: Quiet\n    ambience: none\n"
+        "    steps: [{title: B, say: Glide., duration: 1m}]\n"
+    )
+    assert [b.bed for b in compile(routine).beds] == ["river", None]
+
+
+def test_check_ins_are_never_spoken_during_a_pause() -> None:
+    routine = loads(
+        "voiceguide: 1\ntitle: T\ncheck_in: {every: 1m}\nsteps:\n"
+        "  - title: A\n    say: Knead.\n    duration: 2m\n"
+        "  - pause: 3m\n"
+        "  - title: B\n    say: Glide.\n    duration: 3m\n"
+    )
+    script = compile(routine)
+    pause = script.steps[1]
+    check_ins = [c for c in script.cues if c.kind == "check-in"]
+    assert check_ins
+    assert not [c for c in check_ins if pause.start <= c.at < pause.end]
+    assert not [c for c in script.cues if pause.start <= c.at < pause.end]
+
+
+def test_minimal_detail_still_announces_counting() -> None:
+    script = compile(ROUTINE, Options(detail="minimal"))
+    instruction = next(c for c in script.cues if c.kind == "instruction" and c.step == 1)
+    assert instruction.text.endswith("Do this four times; I will count.")
+
+
+def test_time_left_on_an_earlier_side_says_so() -> None:
+    routine = loads(
+        "voiceguide: 1\ntitle: T\nsteps:\n"
+        "  - title: Long\n    say: Knead slowly.\n    sides: [left, right]\n    duration: 4m\n"
+    )
+    lines = [c.text for c in compile(routine).cues if c.kind == "time-left"]
+    assert lines == ["About one minute left on this side.", "About one minute left."]

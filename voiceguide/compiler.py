@@ -15,7 +15,7 @@ from typing import Literal
 
 from voiceguide import narration as say
 from voiceguide.errors import CompileError
-from voiceguide.routine import Routine, Step, StepCue
+from voiceguide.routine import DEFAULT_CHECK_IN, Routine, Step, StepCue
 from voiceguide.script import BedSpan, Chapter, Cue, Fit, Script, StepInfo
 from voiceguide.times import format_duration
 
@@ -425,7 +425,8 @@ class _Planner:
 
     def time_left(self, index: int, start: float, end: float, side: str | None) -> None:
         if end - start >= 150:
-            line = say.time_left_line()
+            sides = self.routine.steps[index].sides
+            line = say.time_left_line(on_this_side=bool(sides) and side != sides[-1])
             self.place(end - 60, end - 45, line, "time-left", index, side)
 
     def next_ups(self) -> None:
@@ -448,22 +449,19 @@ class _Planner:
         )
         if not every or not self.step_spans:
             return
-        text = (
-            check_in.say
-            if check_in
-            else "Check in with your partner: is the pressure still comfortable?"
-        )
+        text = check_in.say if check_in else DEFAULT_CHECK_IN
+        pauses = [span for span, step in zip(self.step_spans, self.routine.steps, strict=True)
+                  if step.is_pause]  # fmt: skip
         first = self.step_spans[0][0]
         k = 1
         while first + k * every < outro_start - 30:
             wanted = first + k * every
-            self.place(
-                wanted,
-                min(wanted + every / 2, outro_start - 5),
-                text,
-                "check-in",
-                self.step_at(wanted),
-            )
+            for start, end in pauses:  # a pause is for quiet: ask after it
+                if start <= wanted < end:
+                    wanted = end
+            latest = min([wanted + every / 2, outro_start - 5]
+                         + [start for start, _ in pauses if start > wanted])  # fmt: skip
+            self.place(wanted, latest, text, "check-in", self.step_at(wanted))
             k += 1
 
     def step_at(self, t: float) -> int | None:
@@ -494,13 +492,13 @@ class _Planner:
         if override is not None:
             bed = None if override.lower() == "none" else override
             return [BedSpan(bed, 0.0, duration)]
-        spans = [BedSpan(self.routine.ambience, 0.0, duration)]
+        spans = [BedSpan(_bed(self.routine.ambience), 0.0, duration)]
         for index, step in enumerate(self.routine.steps):
-            if step.ambience is None or step.ambience == spans[-1].bed:
+            if step.ambience is None or _bed(step.ambience) == spans[-1].bed:
                 continue
             at = self.step_spans[index][0]
             spans[-1] = replace(spans[-1], end=at)
-            spans.append(BedSpan(step.ambience, at, duration))
+            spans.append(BedSpan(_bed(step.ambience), at, duration))
         return [s for s in spans if s.end > s.start]
 
     def step_infos(self) -> list[StepInfo]:
@@ -515,6 +513,11 @@ class _Planner:
         return infos
 
 
+def _bed(name: str | None) -> str | None:
+    """A bed name as the script holds it: None is silence."""
+    return None if name is None or name.lower() == "none" else name
+
+
 def instruction_text(step: Step, options: Options, reps: int) -> str:
     """What is said as a step begins, at the chosen level of detail."""
     parts = [step.say]
@@ -522,8 +525,9 @@ def instruction_text(step: Step, options: Options, reps: int) -> str:
         detail = say.detail_line(step.technique, step.pressure, step.area)
         if detail:
             parts.append(detail)
-    if reps and options.detail != "minimal":
-        parts.append(say.reps_line(reps, _counting(step, options)))
+    counting = _counting(step, options)
+    if reps and (options.detail != "minimal" or counting):  # counts need announcing
+        parts.append(say.reps_line(reps, counting))
     if step.sides:
         parts.append(say.first_side_line(step.sides[0]))
     return " ".join(parts)

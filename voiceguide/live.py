@@ -28,8 +28,8 @@ from voiceguide.render import load_beds
 from voiceguide.script import Cue, Script
 from voiceguide.speech import Speaker, VoiceSettings
 
-#: Cues within this many seconds of the start are synthesized first, on their own.
-FIRST_BATCH_SECONDS = 30.0
+#: After the first three, clips arrive this many at a time (each batch re-lays the script).
+BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,10 @@ class LiveSession:
         lexicon: Mapping[str, str] | None = None,
         settings: MixSettings | None = None,
         speaker_factory: Callable[[], Speaker] | None = None,
+        start: float = 0.0,
     ) -> None:
         self.base = script
+        self.start_at = start  # where playback begins: its speech is made first
         self.voice = voice
         self.settings = settings or MixSettings()  # the voice's volume is in its clips already
         self.bank = ClipBank()
@@ -84,11 +86,11 @@ class LiveSession:
             self.done.set()
 
     def _batches(self) -> list[list[str]]:
-        texts = list(dict.fromkeys(c.text for c in sorted(self.base.cues, key=lambda c: c.at)))
-        early = {c.text for c in self.base.cues if c.at < FIRST_BATCH_SECONDS}
-        first = [t for t in texts if t in early]
-        rest = [t for t in texts if t not in early]
-        return [b for b in (first[:3], first[3:], rest) if b]
+        """Texts in the order they will be needed from where playback starts, a few at a time."""
+        ahead = sorted((c for c in self.base.cues if c.at >= self.start_at), key=lambda c: c.at)
+        behind = sorted((c for c in self.base.cues if c.at < self.start_at), key=lambda c: c.at)
+        texts = list(dict.fromkeys(c.text for c in (*ahead, *behind)))
+        return [texts[:3]] + [texts[i : i + BATCH] for i in range(3, len(texts), BATCH)]
 
     # -- the current script
 

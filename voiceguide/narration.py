@@ -53,8 +53,8 @@ def next_up_line(title: str) -> str:
     return f"Coming up next: {_lower_first(title)}."
 
 
-def time_left_line() -> str:
-    return "About one minute left."
+def time_left_line(on_this_side: bool = False) -> str:
+    return "About one minute left on this side." if on_this_side else "About one minute left."
 
 
 def halfway_line() -> str:

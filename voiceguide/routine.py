@@ -57,10 +57,13 @@ class Step:
         return self.pause is not None
 
 
+DEFAULT_CHECK_IN = "Check in with your partner: is the pressure still comfortable?"
+
+
 @dataclass(frozen=True)
 class CheckIn:
     every: float
-    say: str = "Check in with your partner: is the pressure still comfortable?"
+    say: str = DEFAULT_CHECK_IN
 
 
 @dataclass(frozen=True)
@@ -271,7 +274,7 @@ class _Reader:
         """A bed name stays a name; anything path-like becomes an absolute path."""
         value = _text(node)
         if value.lower() == "none":
-            return None
+            return "none"  # silence from here on (None would mean "no change")
         if "/" in value or "." in value:
             path = Path(value).expanduser()
             if not path.is_absolute() and self.base_dir is not None:

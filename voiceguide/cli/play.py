@@ -68,6 +68,7 @@ def play(routine: str, from_step: str | None, resume: bool, **options: Any) -> N
         voice,
         merge_lexicons(config_lexicon(config), loaded.lexicon),
         mix_settings(options["bed_volume"], options["duck"], options["chime"]),
+        start=start,
     )
     session.start()
     tty = sys.stdout.isatty()

@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 
 from voiceguide.cli.options import build_options, session_options, warn
-from voiceguide.compiler import compile, natural_range
+from voiceguide.compiler import Options, compile, natural_range
 from voiceguide.errors import RoutineError, VoiceguideError
 from voiceguide.export import write_text
-from voiceguide.routine import builtin_ids, load_builtin, load_file, load_routine
+from voiceguide.routine import Routine, builtin_ids, load_builtin, load_file, load_routine
 from voiceguide.script import Script
 from voiceguide.templates import starter_routine
 from voiceguide.times import format_clock, format_duration
@@ -60,12 +60,12 @@ def _span(lo: float, hi: float) -> str:
 @click.option(
     "--rate",
     type=click.IntRange(80, 300),
-    default=150,
-    show_default=True,
-    help="Speech rate the timing is planned for, in words per minute.",
+    default=None,
+    help="Speech rate to plan for, in words per minute (default: the routine's, the "
+    "config file's, or 150, as render would use).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the timed script as JSON.")
-def show(routine: str, rate: int, as_json: bool, **session: object) -> None:
+def show(routine: str, rate: int | None, as_json: bool, **session: object) -> None:
     """Print the timed script of ROUTINE (a built-in id or a YAML file).
 
     \b
@@ -75,12 +75,21 @@ def show(routine: str, rate: int, as_json: bool, **session: object) -> None:
       voiceguide show lower-back-relax --json > session.json
     """
     loaded = load_routine(routine)
-    script = compile(loaded, build_options(wpm=rate, **session))  # type: ignore[arg-type]
+    wpm = rate or planned_rate(loaded)
+    script = compile(loaded, build_options(wpm=wpm, **session))  # type: ignore[arg-type]
     warn(script.warnings)
     if as_json:
         click.echo(script.to_json())
         return
     click.echo(describe(script, loaded.cautions))
+
+
+def planned_rate(routine: Routine) -> int:
+    """The speech rate render would use: the routine's, else the config file's, else 150."""
+    from voiceguide.config import load_config
+
+    voice = load_config().get("voice", {})
+    return int(routine.voice.get("rate") or voice.get("rate") or 150)
 
 
 def describe(script: Script, cautions: tuple[str, ...] = ()) -> str:
@@ -118,7 +127,7 @@ def validate(files: tuple[Path, ...]) -> None:
     for path in files:
         try:
             routine = load_file(path)
-            lo, hi = natural_range(routine)
+            lo, hi = natural_range(routine, Options(wpm=planned_rate(routine)))
         except VoiceguideError as err:
             click.echo(str(err), err=True)
             bad += 1
