@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from voiceguide.compiler import MIN_GAP, Options, compile, layout, natural_range
 from voiceguide.errors import CompileError
 from voiceguide.routine import CheckIn, Routine, Step, StepCue, loads
-from voiceguide.script import Script
+from voiceguide.script import CUE_KINDS, Script
 from voiceguide.times import Range
 
 SENTENCES = [
@@ -93,6 +93,7 @@ options_strategy = st.builds(
 
 def assert_well_formed(script: Script) -> None:
     cues = script.cues
+    assert {c.kind for c in cues} <= set(CUE_KINDS)
     assert [c.at for c in cues] == sorted(c.at for c in cues)
     for before, after in itertools.pairwise(cues):
         assert after.at >= before.end + MIN_GAP - 1e-6, (before, after)
@@ -354,3 +355,16 @@ def test_time_left_on_an_earlier_side_says_so() -> None:
     )
     lines = [c.text for c in compile(routine).cues if c.kind == "time-left"]
     assert lines == ["About one minute left on this side.", "About one minute left."]
+
+
+def test_an_unquoted_negative_cue_time_counts_from_the_end() -> None:
+    routine = loads(
+        "voiceguide: 1\ntitle: T\nsteps:\n  - title: A\n    say: Knead.\n    duration: 2m\n"
+        "    cues: [{at: -30, say: Nearly done.}]\n"
+    )
+    assert routine.steps[0].cues[0].at == -30.0
+
+
+def test_pace_with_length_says_it_has_no_effect() -> None:
+    script = compile(ROUTINE, Options(length=600, pace=0.5))
+    assert any("--pace has no effect" in w for w in script.warnings)

@@ -238,7 +238,7 @@ class Bed:
         if samples.shape[0] < MIN_USER_SECONDS * SESSION_RATE:
             seconds = samples.shape[0] / SESSION_RATE
             raise AudioError(
-                f"{path}: {seconds:.1f} s of sound is too short to loop "
+                f"{path}: {seconds:.2f} s of sound is too short to loop "
                 f"(need at least {MIN_USER_SECONDS:.0f} s)"
             )
         return cls(path.name, make_loopable(samples))

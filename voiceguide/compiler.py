@@ -79,6 +79,9 @@ def compile(routine: Routine, options: Options | None = None) -> Script:
         plan = _Planner(routine, options, u=0.5, scale=1.0 / options.pace).run()
         return _script(routine, options, plan, fit=None)
     u, scale, fit = _fit_length(routine, options)
+    if options.pace != 1.0:
+        fit = replace(fit, note=(fit.note + "; " if fit.note else "")
+                      + "--pace has no effect with --length")  # fmt: skip
     plan = _Planner(routine, options, u=u, scale=scale).run()
     return _script(routine, options, plan, fit=fit)
 
@@ -568,7 +571,7 @@ def _script(routine: Routine, options: Options, plan: _Plan, fit: Fit | None) ->
             "check_in": options.check_in,
             "detail": options.detail,
         },
-        warnings=tuple(plan.warnings) + ((fit.note,) if fit and not fit.ok else ()),
+        warnings=tuple(plan.warnings) + ((fit.note,) if fit and fit.note else ()),
     )
 
 
@@ -616,6 +619,8 @@ def layout(script: Script, lengths: Mapping[str, float] | Sequence[float]) -> Sc
 
 def _retime(spans, shifted, duration: float):  # type: ignore[no-untyped-def]
     """Move span starts; each span ends where the next begins, the last at the end."""
+    if not spans:
+        return ()
     starts = [0.0 if i == 0 else max(shifted(s.start), 0.0) for i, s in enumerate(spans)]
     for i in range(1, len(starts)):
         starts[i] = max(starts[i], starts[i - 1])

@@ -59,7 +59,7 @@ class LiveSession:
         for cue in script.cues:
             self.bank.placeholder(cue.text, cue.length)
         self._edits: list[_Edit] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.mixer = Mixer(script, self.bank, load_beds(script), self.settings)
         self.mixer.levels  # noqa: B018 - fix the levels now, before anything changes
         self._factory = speaker_factory or (lambda: Speaker(voice, lexicon=lexicon))
@@ -105,25 +105,28 @@ class LiveSession:
 
     def hold(self, at: float, seconds: float) -> None:
         """Play the bed on for ``seconds`` at ``at``: speech is late, so wait for it."""
-        self._apply(_Edit("insert", at, seconds))
+        with self._lock:
+            self._apply(_Edit("insert", at, seconds))
 
     def extend(self, at: float, seconds: float) -> float:
         """+/- time on the step at ``at``; returns what was actually changed."""
-        _, changed = edits.extend_step(self.script, at, seconds)
-        if changed:
-            self._apply(_Edit("extend", at, changed))
+        with self._lock:  # worked out and applied on the same script
+            _, changed = edits.extend_step(self.script, at, seconds)
+            if changed:
+                self._apply(_Edit("extend", at, changed))
         return changed
 
     def repeat(self, at: float) -> Cue | None:
-        _, again = edits.repeat_instruction(self.script, at)
-        if again is not None:
-            self._apply(_Edit("repeat", at))
+        with self._lock:
+            _, again = edits.repeat_instruction(self.script, at)
+            if again is not None:
+                self._apply(_Edit("repeat", at))
         return again
 
     def _apply(self, edit: _Edit) -> None:
-        with self._lock:
-            self._edits.append(edit)
-            self.mixer = self.mixer.derive(_edited(self.script, edit))
+        """Record and apply an edit (the caller holds the lock)."""
+        self._edits.append(edit)
+        self.mixer = self.mixer.derive(_edited(self.script, edit))
 
     def _rebuild(self) -> None:
         """Lay the base script out with the clips known now, then replay the edits."""

@@ -406,6 +406,8 @@ def _cue_at(node: Node, floor: float) -> CueAt:
     value = node.value
     if value == "half":
         return "half"
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        value = f"-{-value}"  # an unquoted -30 means the same as "-30s"
     if isinstance(value, str) and value.strip().startswith("-"):
         seconds = -_parsed(Node("scalar", node.where, value=value.strip()[1:]), parse_seconds)
     else:

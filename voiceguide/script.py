@@ -121,7 +121,7 @@ class Script:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Script:
-        """Read back what ``to_dict`` wrote (for ``render --from-script`` and tests)."""
+        """Read back what ``to_dict`` wrote (``show --json``, ``render --script``)."""
         fit = data.get("fit")
         return cls(
             title=data["title"],
