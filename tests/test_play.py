@@ -286,3 +286,19 @@ def test_cli_says_so_when_the_device_goes_away_and_saves_the_spot(tmp_path: Path
     last = proc.stderr.strip().splitlines()[-1]
     assert "output device went away" in last and "stopped at" in last and "--resume" in last
     assert "Traceback" not in proc.stderr
+
+
+def test_sentence_starts_land_in_the_pause_between_sentences() -> None:
+    """Resuming after a pause restarts the cut-off sentence, at the quiet before it."""
+    from voiceguide.player import sentence_starts
+    from voiceguide.speech import Speaker, VoiceSettings
+
+    text = "Glide up beside the spine to the shoulders. Then rest your hands for a moment."
+    with Speaker(VoiceSettings()) as speaker:
+        clip = speaker.clip(text)
+    starts = sentence_starts(text, clip.samples, clip.rate)
+    assert len(starts) == 2 and starts[0] == 0.0
+    assert 0.25 * clip.duration < starts[1] < 0.75 * clip.duration
+    at = int(starts[1] * clip.rate)
+    around = clip.samples[at - 441 : at + 441]  # 20 ms either side of the chosen point
+    assert np.sqrt(np.mean(around**2)) < 0.1 * np.sqrt(np.mean(clip.samples**2))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 import warnings
 from collections import deque
@@ -32,6 +33,7 @@ from voiceguide.errors import AudioError
 from voiceguide.export import to_pcm16
 from voiceguide.live import LiveSession
 from voiceguide.mixer import RATE
+from voiceguide.narration import estimate_seconds
 from voiceguide.screen import View
 
 BLOCK = int(0.2 * RATE)
@@ -371,11 +373,42 @@ def _window(block: np.ndarray, fade_in: int, fade_out: int) -> None:
 
 
 def _sentence_start(session: LiveSession, t: float) -> float:
-    """Resuming mid-sentence goes back to the sentence's start."""
+    """Resuming mid-cue goes back to the start of the sentence that was cut off."""
     for cue in session.script.cues:
         if cue.at <= t < cue.end:
-            return max(0.0, cue.at - RESUME_LEAD)
+            pcm = session.bank.get(cue.text)[0]
+            starts = sentence_starts(cue.text, pcm, RATE)
+            begun = max(s for s in starts if s <= t - cue.at)
+            if begun == 0.0:
+                return max(0.0, cue.at - RESUME_LEAD)
+            return cue.at + begun  # the quiet between sentences: nothing is cut
     return t
+
+
+_SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
+
+
+def sentence_starts(text: str, samples: np.ndarray, rate: int) -> list[float]:
+    """Seconds into a clip where each of its sentences begins (the first at 0).
+
+    Each boundary is estimated from the text (the same letter-based model the
+    compiler plans with), then moved to the quietest 30 ms within 0.35 s of
+    it: espeak pauses between sentences, so that lands in the gap.
+    """
+    sentences = _SENTENCE.split(text.strip())
+    if len(sentences) < 2 or len(samples) == 0:
+        return [0.0]
+    whole = estimate_seconds(text, 150)
+    length = len(samples) / rate
+    energy = np.convolve(samples.astype(np.float64) ** 2, np.ones(int(0.03 * rate)), "same")
+    starts = [0.0]
+    for k in range(1, len(sentences)):
+        guess = estimate_seconds(" ".join(sentences[:k]), 150) / whole * length
+        lo, hi = (max(0, int((guess + d) * rate)) for d in (-0.35, 0.35))
+        window = energy[lo : min(hi, len(energy))]
+        if len(window):
+            starts.append((lo + int(np.argmin(window))) / rate)
+    return sorted(set(starts))
 
 
 def view_at(script, t: float, paused: bool, volume_db: float, message: str) -> View:  # type: ignore[no-untyped-def]
