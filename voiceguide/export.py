@@ -106,8 +106,8 @@ def encode(
             _encode_tagged_mp3(blocks, tmp, rate, channels, bitrate, tags, chapters)
             return
         _run_ffmpeg(blocks, tmp, fmt, rate=rate, channels=channels, bitrate=bitrate)
-        if tags is not None:
-            write_tags(tmp, fmt, tags, chapters)
+        if tags is not None and fmt in ("ogg", "flac"):  # WAV carries no tags
+            _write_vorbis_comments(tmp, fmt, tags, chapters)
 
 
 def _encode_tagged_mp3(
@@ -189,16 +189,6 @@ def to_pcm16(block: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- tags
-
-
-def write_tags(path: Path, fmt: str, tags: Tags, chapters: tuple[Chapter, ...]) -> None:
-    if fmt == "mp3":
-        with open(path, "r+b") as f:
-            audio = f.read()
-            f.seek(0)
-            f.write(id3_tag(tags, chapters) + audio)
-    elif fmt in ("ogg", "flac"):
-        _write_vorbis_comments(path, fmt, tags, chapters)
 
 
 def id3_tag(tags: Tags, chapters: tuple[Chapter, ...]) -> bytes:

@@ -129,6 +129,11 @@ def power_to_lufs(power: float) -> float:
     return LUFS_OFFSET + 10.0 * math.log10(power)
 
 
+def lufs_to_power(lufs: float) -> float:
+    """The K-weighted mean square that measures ``lufs`` (the inverse of power_to_lufs)."""
+    return 10 ** ((lufs - LUFS_OFFSET) / 10)
+
+
 def block_powers(powers: np.ndarray, hops_per_block: int = 4) -> np.ndarray:
     """Mean power of every window of ``hops_per_block`` consecutive hops (75 % overlap).
 

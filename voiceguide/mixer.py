@@ -56,7 +56,6 @@ class MixSettings:
     chime_volume: float = -8.0  # relative to speech
     target_lufs: float = -16.0
     ceiling_db: float = -1.0  # true peak
-    speech_volume: float = 1.0  # linear, from the voice's volume setting
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,7 @@ class ClipBank:
         if text in self._clips:
             return
         n = max(1, round(seconds * RATE))
-        hop_power = 10 ** ((lufs - loudness.LUFS_OFFSET) / 10)
-        powers = np.full(max(1, n // HOP), hop_power)
+        powers = np.full(max(1, n // HOP), loudness.lufs_to_power(lufs))
         self._clips[text] = (np.zeros(n, np.int16), powers, 10 ** (-1 / 20))
         self._placeholders.add(text)
 
@@ -106,26 +104,18 @@ class ClipBank:
     def is_real(self, text: str) -> bool:
         return text in self._clips and text not in self._placeholders
 
-    def __contains__(self, text: object) -> bool:
-        return text in self._clips
-
     def get(self, text: str) -> tuple[np.ndarray, np.ndarray, float]:
         return self._clips[text]
 
     def duration(self, text: str) -> float:
         return len(self._clips[text][0]) / RATE
 
-    @property
-    def nbytes(self) -> int:
-        return sum(entry[0].nbytes for entry in self._clips.values())
-
 
 def _entry(samples: np.ndarray, powers: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
     pcm = np.clip(np.round(np.asarray(samples, dtype=np.float32) * 32767.0), -32768, 32767)
     if powers is None or len(powers) == 0:
         powers = loudness.hop_powers(samples, RATE)
-    peak = 10 ** (loudness.true_peak_db(pcm / 32767.0) / 20) if pcm.any() else 0.0
-    return pcm.astype(np.int16), np.asarray(powers, dtype=np.float64), peak
+    return pcm.astype(np.int16), np.asarray(powers, dtype=np.float64), _true_peak(pcm / 32767.0)
 
 
 def _raised_cosine(x: np.ndarray) -> np.ndarray:
@@ -372,8 +362,7 @@ class Mixer:
     def _add_speech(
         self, out: np.ndarray, start: int, count: int, peaks: np.ndarray | None
     ) -> None:
-        volume = self.settings.speech_volume
-        scale = np.float32(volume / 32767.0)
+        scale = np.float32(1 / 32767.0)  # the voice's volume is in its clips already
         first = bisect.bisect_left(self._starts, start - self._longest)
         for p in self.placed[first:]:
             if p.start >= start + count:
@@ -383,7 +372,7 @@ class Mixer:
                 clip = p.samples[a - p.start : b - p.start] * scale
                 out[a - start : b - start] += clip[:, None]
                 if peaks is not None:
-                    peaks[a - start : b - start] += p.peak * volume
+                    peaks[a - start : b - start] += p.peak
 
     # -- loudness
 
@@ -397,9 +386,8 @@ class Mixer:
         """
         hops = self.length // HOP + 1
         voice = np.zeros(hops)
-        speech = self.settings.speech_volume**2 * 2  # a mono clip on both channels
         for p in self.placed:
-            _add_at(voice, p.start // HOP, p.powers * speech)
+            _add_at(voice, p.start // HOP, p.powers * 2)  # a mono clip on both channels
         if self.chimes:
             chime = self._chime_powers() * self.chime_gain**2
             for at in self.chimes:
@@ -438,7 +426,7 @@ class Mixer:
         level = self.predicted_lufs()
         if math.isinf(level):
             return 1.0, 1.0
-        loudest = max((p.peak for p in self.placed), default=0.0) * self.settings.speech_volume
+        loudest = max((p.peak for p in self.placed), default=0.0)
         if loudest == 0.0:
             return 10 ** ((target - level) / 20), 1.0
         headroom_db = self.settings.ceiling_db + LIMIT_ALLOWANCE - 20 * math.log10(loudest)
@@ -467,8 +455,7 @@ class Mixer:
         info = bundled_info(CHIME)
         if info.lufs is None:
             return loudness.hop_powers(self._chime, RATE)
-        hops = max(1, len(self._chime) // HOP)
-        return np.full(hops, 10 ** ((info.lufs - loudness.LUFS_OFFSET) / 10))
+        return np.full(max(1, len(self._chime) // HOP), loudness.lufs_to_power(info.lufs))
 
     @property
     def master_gain(self) -> float:
