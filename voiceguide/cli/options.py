@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import click
 
-from voiceguide.compiler import Options
+from voiceguide.compiler import Options, compile
 from voiceguide.mixer import MixSettings
+from voiceguide.routine import Routine
+from voiceguide.script import Script
+from voiceguide.speech import VoiceSettings
 from voiceguide.times import parse_seconds
 
 
@@ -125,3 +128,40 @@ def mix_settings(bed_volume: float | None, duck: float | None, chime: bool) -> M
     if duck is not None:
         settings = replace(settings, duck=duck)
     return settings
+
+
+@dataclass(frozen=True)
+class Session:
+    """Everything render and play build from a routine and the command line, the same way."""
+
+    routine: Routine
+    voice: VoiceSettings
+    script: Script
+    lexicon: dict[str, str]
+    settings: MixSettings
+
+
+def session_setup(routine: Routine, options: dict[str, Any]) -> Session:
+    """Voice by precedence (command line > routine > config), the compiled script, the mix."""
+    from voiceguide.cli.speech import settings_from_options
+    from voiceguide.config import config_lexicon, load_config
+    from voiceguide.speech import merge_lexicons
+
+    config = load_config()
+    voice = settings_from_options(options, routine.voice, config)
+    script = compile(routine, compile_options(options, voice.rate))
+    warn(script.warnings)
+    return Session(
+        routine=routine,
+        voice=voice,
+        script=script,
+        lexicon=merge_lexicons(config_lexicon(config), routine.lexicon),
+        settings=mix_settings(options["bed_volume"], options["duck"], options["chime"]),
+    )
+
+
+def planned_rate(routine: Routine, rate: int | None = None) -> int:
+    """The speech rate render would use: the command line's, the routine's, the config's."""
+    from voiceguide.config import load_config, voice_settings
+
+    return voice_settings({"rate": rate}, routine.voice, load_config()).rate

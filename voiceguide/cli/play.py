@@ -9,15 +9,12 @@ from typing import Any
 
 import click
 
-from voiceguide.cli.options import compile_options, mix_options, mix_settings, session_options, warn
-from voiceguide.cli.speech import settings_from_options, voice_options
-from voiceguide.compiler import compile
-from voiceguide.config import config_lexicon, load_config
+from voiceguide.cli.options import mix_options, session_options, session_setup
+from voiceguide.cli.speech import voice_options
 from voiceguide.errors import VoiceguideError
 from voiceguide.keys import KEY_HELP
 from voiceguide.routine import load_routine
 from voiceguide.script import Script
-from voiceguide.speech import merge_lexicons
 from voiceguide.times import format_clock
 
 _KEYS = "\n".join(f"  {key:<6} {what}" for key, what in KEY_HELP.items())
@@ -56,20 +53,11 @@ def play(routine: str, from_step: str | None, resume: bool, **options: Any) -> N
 
     loaded = load_routine(routine)
     key = loaded.id or str(Path(routine).resolve())
-    config = load_config()
-    voice = settings_from_options(options, loaded.voice, config)
-    script = compile(loaded, compile_options(options, voice.rate))
-    warn(script.warnings)
-    start = _start(script, from_step, resume, key)
+    setup = session_setup(loaded, options)
+    start = _start(setup.script, from_step, resume, key)
     sink = SimpleaudioSink()
     sink.probe()
-    session = LiveSession(
-        script,
-        voice,
-        merge_lexicons(config_lexicon(config), loaded.lexicon),
-        mix_settings(options["bed_volume"], options["duck"], options["chime"]),
-        start=start,
-    )
+    session = LiveSession(setup.script, setup.voice, setup.lexicon, setup.settings, start=start)
     session.start()
     tty = sys.stdout.isatty()
     with Screen() if tty else PlainLog() as display, KeyReader() as keys:

@@ -8,13 +8,10 @@ from typing import Any, ClassVar
 
 import click
 
-from voiceguide.cli.options import compile_options, mix_options, mix_settings, session_options, warn
-from voiceguide.cli.speech import settings_from_options, voice_options
-from voiceguide.compiler import compile
-from voiceguide.config import config_lexicon, load_config
+from voiceguide.cli.options import mix_options, session_options, session_setup
+from voiceguide.cli.speech import voice_options
 from voiceguide.export import format_of
 from voiceguide.routine import Routine, load_routine
-from voiceguide.speech import merge_lexicons
 from voiceguide.times import format_duration
 
 
@@ -74,16 +71,12 @@ def render(routine: str, output: Path | None, bitrate: int, mono: bool, subtitle
     loaded = load_routine(routine)
     target = output or default_output(routine, loaded)
     format_of(target)
-    config = load_config()
-    voice = settings_from_options(options, loaded.voice, config)
-    script = compile(loaded, compile_options(options, voice.rate))
-    warn(script.warnings)
-    lexicon = merge_lexicons(config_lexicon(config), loaded.lexicon)
-    settings = mix_settings(options["bed_volume"], options["duck"], options["chime"])
+    session = session_setup(loaded, options)
     with Progress(enabled=not quiet and sys.stderr.isatty()) as progress:
         result = render_session(
-            script, target, voice=voice, lexicon=lexicon, settings=settings, bitrate=bitrate,
-            mono=mono, subtitles=subtitles, script_json=script_path, progress=progress,
+            session.script, target, voice=session.voice, lexicon=session.lexicon,
+            settings=session.settings, bitrate=bitrate, mono=mono, subtitles=subtitles,
+            script_json=script_path, progress=progress,
         )  # fmt: skip
     if result.bed_lift_db > 0.05:
         click.echo(

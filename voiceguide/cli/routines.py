@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 
-from voiceguide.cli.options import build_options, session_options, warn
+from voiceguide.cli.options import build_options, planned_rate, session_options, warn
 from voiceguide.compiler import Options, compile, natural_range
 from voiceguide.errors import RoutineError, VoiceguideError
 from voiceguide.export import write_text
-from voiceguide.routine import Routine, builtin_ids, load_builtin, load_file, load_routine
+from voiceguide.routine import builtin_ids, load_builtin, load_file, load_routine
 from voiceguide.script import Script
 from voiceguide.templates import starter_routine
 from voiceguide.times import format_clock, format_duration
@@ -75,21 +75,13 @@ def show(routine: str, rate: int | None, as_json: bool, **session: object) -> No
       voiceguide show lower-back-relax --json > session.json
     """
     loaded = load_routine(routine)
-    wpm = rate or planned_rate(loaded)
+    wpm = planned_rate(loaded, rate)
     script = compile(loaded, build_options(wpm=wpm, **session))  # type: ignore[arg-type]
     warn(script.warnings)
     if as_json:
         click.echo(script.to_json())
         return
     click.echo(describe(script, loaded.cautions))
-
-
-def planned_rate(routine: Routine) -> int:
-    """The speech rate render would use: the routine's, else the config file's, else 150."""
-    from voiceguide.config import load_config
-
-    voice = load_config().get("voice", {})
-    return int(routine.voice.get("rate") or voice.get("rate") or 150)
 
 
 def describe(script: Script, cautions: tuple[str, ...] = ()) -> str:
