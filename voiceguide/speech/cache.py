@@ -1,0 +1,123 @@
+"""The clip cache: one verified file per clip, written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import struct
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voiceguide.loudness import hop_powers
+from voiceguide.paths import cache_dir
+from voiceguide.speech.settings import CLIP_RATE, Clip
+
+_MAGIC = b"VGCLIP1\0"
+
+
+def default_cache_dir() -> Path:
+    """``$VOICEGUIDE_CACHE_DIR`` or the platform's user cache folder."""
+    return cache_dir()
+
+
+class ClipCache:
+    """Clips on disk, one file each, written atomically and verified on read.
+
+    A file is ``magic | header length | JSON header (sizes, sha256) | samples
+    (float32) | hop powers (float64)``. Anything that fails the checks —
+    truncated, bit-flipped, half-written — is treated as missing and re-made.
+    """
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.clips_dir = self.root / "clips"
+
+    def path_for(self, key: str) -> Path:
+        return self.clips_dir / key[:2] / f"{key}.clip"
+
+    def load(self, key: str) -> Clip | None:
+        """The cached clip, or None if it is missing or damaged."""
+        try:
+            data = self.path_for(key).read_bytes()
+        except OSError:
+            return None
+        return decode_clip(data)
+
+    def store(self, key: str, samples: np.ndarray) -> Path:
+        """Write atomically (temp file in the same folder, then rename)."""
+        path = self.path_for(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = encode_clip(samples)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return path
+
+    def entries(self) -> Iterator[Path]:
+        if self.clips_dir.is_dir():
+            yield from self.clips_dir.glob("*/*.clip")
+
+    def info(self) -> dict[str, Any]:
+        """Folder, number of clips, bytes on disk."""
+        files = list(self.entries())
+        size = sum(f.stat().st_size for f in files if f.exists())
+        return {"folder": str(self.root), "entries": len(files), "bytes": size}
+
+    def clear(self) -> int:
+        """Delete our files only (clips, temp files, voice lists); return how many clips."""
+        count = len(list(self.entries()))
+        if self.clips_dir.is_dir():
+            shutil.rmtree(self.clips_dir)
+        for listing in self.root.glob("voices-*.json"):
+            listing.unlink(missing_ok=True)
+        return count
+
+
+def encode_clip(samples: np.ndarray) -> bytes:
+    """Serialize a clip with its hop powers and a digest of both."""
+    s = np.ascontiguousarray(samples, dtype="<f4")
+    p = np.ascontiguousarray(hop_powers(s, CLIP_RATE), dtype="<f8")
+    payload = s.tobytes() + p.tobytes()
+    header = json.dumps(
+        {
+            "rate": CLIP_RATE,
+            "samples": int(s.size),
+            "powers": int(p.size),
+            "sha256": hashlib.sha256(payload).hexdigest(),
+        }
+    ).encode()
+    return _MAGIC + struct.pack("<I", len(header)) + header + payload
+
+
+def decode_clip(data: bytes) -> Clip | None:
+    """Parse and verify; None for anything not exactly what :func:`encode_clip` wrote."""
+    start = len(_MAGIC) + 4
+    if len(data) < start or not data.startswith(_MAGIC):
+        return None
+    (hlen,) = struct.unpack_from("<I", data, len(_MAGIC))
+    try:
+        header = json.loads(data[start : start + hlen])
+        n, m, digest = int(header["samples"]), int(header["powers"]), header["sha256"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    payload = data[start + hlen :]
+    if len(payload) != 4 * n + 8 * m or hashlib.sha256(payload).hexdigest() != digest:
+        return None
+    samples = np.frombuffer(payload, dtype="<f4", count=n).astype(np.float32)
+    powers = np.frombuffer(payload, dtype="<f8", count=m, offset=4 * n).astype(np.float64)
+    samples.setflags(write=False)
+    powers.setflags(write=False)
+    return Clip(samples=samples, rate=int(header["rate"]), powers=powers)
