@@ -8,6 +8,8 @@ by ``voiceguide validate`` and not twenty minutes into a massage.
 from __future__ import annotations
 
 import difflib
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -16,7 +18,7 @@ from typing import Any
 
 from voiceguide.errors import RoutineError
 from voiceguide.times import Range, parse_count_range, parse_seconds, parse_time_range
-from voiceguide.yamlnodes import Node, parse
+from voiceguide.yamlnodes import Node, control_character, parse
 
 FORMAT_VERSION = 1
 
@@ -103,15 +105,58 @@ def load_routine(spec: str | Path) -> Routine:
 
 
 def load_file(path: Path) -> Routine:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise RoutineError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise RoutineError(f"{path}: is a folder, not a routine file") from None
-    except OSError as err:
-        raise RoutineError(f"{path}: cannot read ({err.strerror})") from None
+    data = read_small_file(path, "routine file", RoutineError)
     return loads(data, file=str(path), base_dir=path.resolve().parent)
+
+
+#: A routine is prose; even a 3000-step routine is a few hundred kilobytes.
+MAX_FILE_BYTES = 1 << 20
+
+
+def read_small_file(
+    path: Path, what: str, error: type[Exception], limit: int = MAX_FILE_BYTES
+) -> bytes:
+    """A regular file's bytes, refusing folders, pipes, devices and anything over ``limit``.
+
+    The file is opened without blocking and checked by its open descriptor,
+    so a FIFO cannot hang the command and a swap between check and read
+    cannot slip a device in.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, not a {what}") from None
+    except OSError as err:
+        raise error(f"{path}: cannot read ({err.strerror})") from None
+    kind = _file_kind(os.fstat(fd).st_mode)
+    if kind is not None:
+        os.close(fd)
+        raise error(f"{path}: is {kind}, not a {what}")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(limit + 1)
+        except OSError as err:
+            raise error(f"{path}: cannot read ({err.strerror})") from None
+    if len(data) > limit:
+        raise error(f"{path}: over {limit // (1 << 20)} MB, too big for a {what}")
+    return data
+
+
+def _file_kind(mode: int) -> str | None:
+    """What a non-regular file is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def builtin_ids() -> list[str]:
@@ -308,7 +353,14 @@ def _text(node: Node) -> str:
     value = node.value
     if node.kind != "scalar" or value is None or isinstance(value, bool):
         raise node.where.error(f"expected text, got {node.describe()}")
-    text = " ".join(str(value).split())
+    if isinstance(value, int | float):
+        raise node.where.error(f"expected text, got a number ({value!r}); quote it if you mean it")
+    if not isinstance(value, str):  # a date, bytes: YAML types no routine text is
+        raise node.where.error(f"expected text, got {node.describe()}; quote it")
+    bad = control_character(value)
+    if bad is not None:
+        raise node.where.error(f"control character {bad} is not allowed in text")
+    text = " ".join(value.split())
     if not text:
         raise node.where.error("expected text, got an empty string")
     return text
@@ -460,4 +512,10 @@ def _lexicon(node: Node | None) -> dict[str, str]:
         return {}
     if node.kind != "map":
         raise node.where.error("expected a mapping of word: respelling")
-    return {key: _text(value) for key, _, value in node.items}
+    lexicon = {}
+    for key, key_where, value in node.items:
+        bad = control_character(key)
+        if bad is not None:
+            raise key_where.error(f"control character {bad} is not allowed in a word")
+        lexicon[key] = _text(value)
+    return lexicon

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TextIO
 
+from voiceguide.textsafe import printable
 from voiceguide.times import format_clock, format_duration
 
 __all__ = [
@@ -188,8 +189,7 @@ def visible_width(line: str) -> int:
 
 def _clean(text: str) -> str:
     """One line of printable text: a stray escape in a routine must not reach the terminal."""
-    printable = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
-    return " ".join(printable.split())
+    return " ".join(printable(text).split())
 
 
 def _cut(text: str, width: int) -> str:

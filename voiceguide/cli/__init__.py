@@ -13,6 +13,7 @@ import click
 
 from voiceguide import __version__
 from voiceguide.errors import VoiceguideError
+from voiceguide.textsafe import printable
 
 
 class _Group(click.Group):
@@ -39,7 +40,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except VoiceguideError as err:
-            click.echo(f"voiceguide: {err}", err=True)
+            click.echo(f"voiceguide: {printable(str(err))}", err=True)
             sys.exit(err.exit_code)
         except KeyboardInterrupt:
             click.echo("voiceguide: interrupted", err=True)

@@ -16,6 +16,7 @@ from voiceguide.export import write_text
 from voiceguide.routine import builtin_ids, load_builtin, load_file, load_routine
 from voiceguide.script import Script
 from voiceguide.templates import starter_routine
+from voiceguide.textsafe import printable
 from voiceguide.times import format_clock, format_duration
 
 
@@ -121,7 +122,7 @@ def validate(files: tuple[Path, ...]) -> None:
             routine = load_file(path)
             lo, hi = natural_range(routine, Options(wpm=planned_rate(routine)))
         except VoiceguideError as err:
-            click.echo(str(err), err=True)
+            click.echo(printable(str(err)), err=True)
             bad += 1
             continue
         span = (
