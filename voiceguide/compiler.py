@@ -336,6 +336,8 @@ class _Planner:
             at = self.put(at, text, "instruction", index, side).end + MIN_GAP
             if step.caution:
                 at = self.put(at, step.caution, "caution", index, side).end + MIN_GAP
+            if step.wait:  # a file cannot wait for a key: say so, and pause until the chime
+                at = self.put(at, say.wait_line(), "wait", index, side).end + MIN_GAP
         else:
             assert side is not None
             line = say.side_switch_line(side, len(step.sides))
@@ -362,7 +364,7 @@ class _Planner:
         if _counting(step, self.options):
             if per_rep < _count_need(reps, self.options):
                 raise CompileError(
-                    f"{step.path} ({step.title}): {per_rep:.1f}s a repetition is too quick to "
+                    f"{located(step)}: {per_rep:.1f}s a repetition is too quick to "
                     "count aloud; slow the pace or lengthen per_rep"
                 )
             for n in range(2, reps + 1):
@@ -379,7 +381,7 @@ class _Planner:
         if end - speech_end < MIN_WORK:
             need = speech_end - start + MIN_WORK
             raise CompileError(
-                f"{step.path} ({step.title}): {format_duration(end - start)} is too short for "
+                f"{located(step)}: {format_duration(end - start)} is too short for "
                 f"what it says (about {format_duration(need)} with a few seconds of work); "
                 "lengthen the step or say less"
             )
@@ -422,9 +424,7 @@ class _Planner:
                     max(start, wanted - REMINDER_SLACK), end, cue.say, "reminder", index, side
                 )
             if placed is None:
-                self.warnings.append(
-                    f"{step.path} ({step.title}): no room for the reminder {cue.say!r}"
-                )
+                self.warnings.append(f"{located(step)}: no room for the reminder {cue.say!r}")
 
     def time_left(self, index: int, start: float, end: float, side: str | None) -> None:
         if end - start >= 150:
@@ -512,8 +512,15 @@ class _Planner:
                 title=step.title, start=start, end=end, say=step.say, section=step.section,
                 technique=step.technique, area=step.area, pressure=step.pressure,
                 reps=self.reps(step) if step.reps is not None else None, sides=step.sides,
+                wait=step.wait,
             ))  # fmt: skip
         return infos
+
+
+def located(step: Step) -> str:
+    """``file:line:col: steps[3] (Title)``: where a message about a step points."""
+    where = f"{step.origin}: " if step.origin else ""
+    return f"{where}{step.path} ({step.title})"
 
 
 def _bed(name: str | None) -> str | None:
@@ -542,6 +549,8 @@ def _step_speech_need(step: Step, options: Options) -> float:
     need = CHIME_LEAD + say.estimate_seconds(text, options.wpm) + MIN_GAP + MIN_WORK
     if step.caution:
         need += say.estimate_seconds(step.caution, options.wpm) + MIN_GAP
+    if step.wait:
+        need += say.estimate_seconds(say.wait_line(), options.wpm) + MIN_GAP
     switch = max(
         (
             say.estimate_seconds(say.side_switch_line(s, len(step.sides)), options.wpm)
@@ -572,6 +581,7 @@ def _script(routine: Routine, options: Options, plan: _Plan, fit: Fit | None) ->
             "detail": options.detail,
         },
         warnings=tuple(plan.warnings) + ((fit.note,) if fit and fit.note else ()),
+        checklist=routine.preparation,
     )
 
 

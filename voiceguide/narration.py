@@ -57,6 +57,11 @@ def time_left_line(on_this_side: bool = False) -> str:
     return "About one minute left on this side." if on_this_side else "About one minute left."
 
 
+def wait_line() -> str:
+    """Said in a file where the live player would wait for a key."""
+    return "Take the time you need; the guide goes on at the chime."
+
+
 def halfway_line() -> str:
     return "Halfway there."
 

@@ -22,6 +22,10 @@ from voiceguide.yamlnodes import Node, control_character, parse
 
 FORMAT_VERSION = 1
 
+#: How long a ``wait: true`` step without a duration lasts in a rendered file
+#: (a file cannot wait for a key; the live player holds instead).
+WAIT_SECONDS = 20.0
+
 #: Where a reminder inside a step is said: ``half``, seconds from the start,
 #: or (negative) seconds before the end.
 CueAt = str | float
@@ -53,6 +57,11 @@ class Step:
     pause: Range | None = None
     section: str | None = None
     path: str = ""  # e.g. "steps[3]", for messages that point back at the file
+    wait: bool = False  # live: hold after this step until a key; a file: a short announced pause
+    optional: bool = False  # dropped first when --length is too short for everything
+    shrink: float | None = None  # working time may scale down to this factor (< 1) for --length
+    quiet: bool = False  # no added guidance lines in the working time
+    origin: str = ""  # "file:line:col" where the step starts, for compile errors
 
     @property
     def is_pause(self) -> bool:
@@ -78,6 +87,7 @@ class Routine:
     intro: tuple[str, ...] = ()
     outro: tuple[str, ...] = ()
     cautions: tuple[str, ...] = ()
+    preparation: tuple[str, ...] = ()  # the untimed checklist: room, oil, towels, position
     check_in: CheckIn | None = None
     voice: dict[str, Any] = field(default_factory=dict)
     lexicon: dict[str, str] = field(default_factory=dict)
@@ -187,13 +197,13 @@ def loads(data: bytes | str, file: str | None = None, base_dir: Path | None = No
 
 _ROUTINE_KEYS = (
     "voiceguide", "title", "summary", "based_on", "ambience", "intro", "outro",
-    "cautions", "check_in", "voice", "lexicon", "steps", "sections",
+    "cautions", "preparation", "check_in", "voice", "lexicon", "steps", "sections",
 )  # fmt: skip
 _STEP_KEYS = (
     "title", "say", "duration", "reps", "per_rep", "count", "sides", "cues", "caution",
-    "technique", "area", "pressure", "ambience", "pause",
+    "technique", "area", "pressure", "ambience", "pause", "wait", "optional", "shrink", "quiet",
 )  # fmt: skip
-_PAUSE_KEYS = ("pause", "title", "ambience")
+_PAUSE_KEYS = ("pause", "title", "ambience", "optional")
 _SECTION_KEYS = ("title", "ambience", "steps")
 _VOICE_LIMITS = {"rate": (80, 300), "volume": (0.0, 1.0), "pitch": (0, 100)}
 
@@ -225,6 +235,7 @@ class _Reader:
             intro=_texts(fields.get("intro")),
             outro=_texts(fields.get("outro")),
             cautions=_texts(fields.get("cautions")),
+            preparation=_texts(fields.get("preparation")),
             check_in=_check_in(fields.get("check_in")),
             voice=_voice(fields.get("voice")),
             lexicon=_lexicon(fields.get("lexicon")),
@@ -275,7 +286,8 @@ class _Reader:
         for required in ("title", "say"):
             if required not in fields:
                 raise node.where.error(f'a step needs "{required}"')
-        duration, reps, per_rep = _step_timing(node, fields)
+        wait = _bool(fields["wait"]) if "wait" in fields else False
+        duration, reps, per_rep = _step_timing(node, fields, untimed_ok=wait)
         count = _bool(fields["count"]) if "count" in fields else False
         if count and reps is None:
             raise fields["count"].where.error('counting needs "reps" and "per_rep"')
@@ -295,6 +307,11 @@ class _Reader:
             ambience=self.ambience(fields["ambience"]) if "ambience" in fields else None,
             section=section,
             path=node.where.path,
+            wait=wait,
+            optional=_bool(fields["optional"]) if "optional" in fields else False,
+            shrink=_shrink(fields["shrink"]) if "shrink" in fields else None,
+            quiet=_bool(fields["quiet"]) if "quiet" in fields else False,
+            origin=_origin(node),
         )
         if "cues" in fields:
             from dataclasses import replace
@@ -313,6 +330,8 @@ class _Reader:
             ambience=self.ambience(fields["ambience"]) if "ambience" in fields else None,
             section=section,
             path=node.where.path,
+            optional=_bool(fields["optional"]) if "optional" in fields else False,
+            origin=_origin(node),
         )
 
     def ambience(self, node: Node) -> str | None:
@@ -398,8 +417,24 @@ def _time_range(node: Node) -> Range:
     return _parsed(node, parse_time_range)
 
 
+def _origin(node: Node) -> str:
+    """``file:line:col`` of a node, so the compiler can point back at the file."""
+    where = node.where
+    return f"{where.file}:{where.line}:{where.col}" if where.file else ""
+
+
+def _shrink(node: Node) -> float:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.1 <= value <= 1:
+        raise node.where.error(
+            f"expected a factor from 0.1 to 1 (0.7: working time may go down to 70 %), "
+            f"got {node.describe()}"
+        )
+    return float(value)
+
+
 def _step_timing(
-    node: Node, fields: dict[str, Node]
+    node: Node, fields: dict[str, Node], untimed_ok: bool = False
 ) -> tuple[Range | None, Range | None, Range | None]:
     has_duration = "duration" in fields
     has_reps = "reps" in fields or "per_rep" in fields
@@ -411,6 +446,8 @@ def _step_timing(
             raise fields["duration"].where.error("a step must last longer than zero")
         return duration, None, None
     if not has_reps:
+        if untimed_ok:  # a wait step: the player holds; a file gets a short pause
+            return Range(WAIT_SECONDS, WAIT_SECONDS), None, None
         raise node.where.error('a step needs "duration", or "reps" with "per_rep"')
     if "reps" not in fields or "per_rep" not in fields:
         raise node.where.error('"reps" and "per_rep" go together: how many, and how long each')

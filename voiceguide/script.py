@@ -25,6 +25,7 @@ CUE_KINDS = (
     "next",
     "time-left",
     "outro",
+    "wait",
 )
 
 
@@ -82,6 +83,7 @@ class StepInfo:
     pressure: str | None = None
     reps: int | None = None
     sides: tuple[str, ...] = ()
+    wait: bool = False  # live: hold at this step's end until a key (a file pauses briefly)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class Script:
     fit: Fit | None = None
     options: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    checklist: tuple[str, ...] = ()  # untimed: done before the first word (room, oil, position)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -137,6 +140,7 @@ class Script:
             fit=Fit(**fit) if fit else None,
             options=dict(data.get("options", {})),
             warnings=tuple(data.get("warnings", ())),
+            checklist=tuple(data.get("checklist", ())),
         )
 
 

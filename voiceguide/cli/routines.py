@@ -91,6 +91,8 @@ def describe(script: Script, cautions: tuple[str, ...] = ()) -> str:
     lines = [f"{script.title} — {format_duration(round(script.duration))}"]
     if script.based_on:
         lines.append(f"based on: {script.based_on}")
+    for item in script.checklist:
+        lines.append(f"before you start: {item}")
     for caution in cautions:
         lines.append(f"caution: {caution}")
     cues = list(script.cues)

@@ -18,15 +18,19 @@ import numpy as np
 
 from voiceguide.config import config_lexicon, config_path, load_config, voice_settings
 from voiceguide.device import play_once
+from voiceguide.notation import speakable
 from voiceguide.speech import (
     CLIP_RATE,
+    DEFAULT_LEXICON,
     PITCH_RANGE,
     RATE_RANGE,
     ClipCache,
     Speaker,
     VoiceSettings,
+    apply_lexicon,
     list_voices,
     merge_lexicons,
+    normalize_text,
 )
 
 VOICE_OPTION_NAMES = ("voice", "rate", "volume", "pitch", "system_espeak")
@@ -98,6 +102,16 @@ def speaker_from_options(
     return Speaker(settings, lexicon=lexicon)
 
 
+def spoken_words(text: str, routine_lexicon: Mapping[str, str] | None = None) -> str:
+    """What the voice reads for ``text``: notation spelled out, then the lexicon.
+
+    The same steps as :class:`Speaker` takes before synthesis, without
+    starting an engine.
+    """
+    lexicon = merge_lexicons(DEFAULT_LEXICON, config_lexicon(load_config()), routine_lexicon)
+    return apply_lexicon(speakable(normalize_text(text)), lexicon)
+
+
 # --------------------------------------------------------------------------- voices
 
 
@@ -141,7 +155,13 @@ def voices(lang: str | None, variants: bool, system_espeak: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write here instead of playing (.wav; .mp3/.ogg/.flac via the bundled ffmpeg).",
 )
-def say(text: str, output: Path | None, **options: Any) -> None:
+@click.option(
+    "--words",
+    is_flag=True,
+    help="Print the words exactly as the voice will read them (notation spelled out, "
+    "lexicon applied) without speaking.",
+)
+def say(text: str, output: Path | None, words: bool, **options: Any) -> None:
     """Speak TEXT with a voice, to try voices and settings.
 
     Without -o it plays through the sound card; with no sound card it
@@ -151,7 +171,11 @@ def say(text: str, output: Path | None, **options: Any) -> None:
     Examples:
       voiceguide say "Glide up to the shoulders." --voice en-gb+f3 --rate 140
       voiceguide say "Now effleurage." -o effleurage.wav
+      voiceguide say --words "Knead 2-3 min, ~10 s a side, L4/L5."
     """
+    if words:
+        click.echo(spoken_words(text))
+        return
     with speaker_from_options(options) as speaker:
         clip = speaker.clip(text)
     if output is not None:

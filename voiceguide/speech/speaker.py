@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voiceguide.errors import SpeechError
+from voiceguide.notation import speakable
 from voiceguide.speech.cache import ClipCache
 from voiceguide.speech.engines.pyttsx3 import Pyttsx3Engine
 from voiceguide.speech.lexicon import (
@@ -105,7 +106,7 @@ class Speaker:
 
     def phonemes(self, text: str) -> str:
         """espeak's IPA for ``text`` after the lexicon (to check pronunciations)."""
-        spoken = apply_lexicon(normalize_text(text), self.lexicon)
+        spoken = apply_lexicon(speakable(normalize_text(text)), self.lexicon)
         message = {"op": "phonemes", "text": spoken, "voice": self.voice_id}
         return self._pool.call(message, f"reading {preview(text)}")["phonemes"]
 
@@ -128,7 +129,7 @@ class Speaker:
     def _job(self, text: str) -> _Job:
         cleaned = normalize_text(text)
         check_script(cleaned, self.language, self.voice_id)
-        spoken = apply_lexicon(cleaned, self.lexicon)
+        spoken = apply_lexicon(speakable(cleaned), self.lexicon)  # notation, then lexicon
         return _Job(text=text, spoken=spoken, key=self.cache_key(spoken))
 
     def cache_key(self, spoken: str) -> str:
