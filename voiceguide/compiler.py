@@ -362,7 +362,7 @@ class _Planner:
         reps = self.reps(step)
         first_rep = speech_end + REP_LEAD * self.scale
         if _counting(step, self.options):
-            if per_rep < _count_need(reps, self.options):
+            if per_rep < _count_need(reps, self.options) - 1e-9:  # fitted scales land on it
                 raise CompileError(
                     f"{located(step)}: {per_rep:.1f}s a repetition is too quick to "
                     "count aloud; slow the pace or lengthen per_rep"
