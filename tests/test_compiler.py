@@ -155,7 +155,11 @@ def test_length_fitting_hits_the_target_or_says_how_close_it_can_get(
         assert abs(script.duration - target) <= 0.02 * target
     else:
         assert abs(script.fit.achieved - script.duration) < 1e-6
-        assert (script.duration > target) == ("shortest" in script.fit.note)
+        assert "cannot fit" in script.fit.note
+        if "shortest" in script.fit.note:
+            assert script.duration > target
+        if "longest" in script.fit.note:
+            assert script.duration < target
 
 
 ROUTINE = loads(
@@ -192,12 +196,12 @@ def _kinds(script: Script, kind: str) -> list:
 def test_counts_fall_on_each_repetition() -> None:
     script = compile(ROUTINE)
     counts = _kinds(script, "count")
-    assert [c.text for c in counts] == ["Two.", "Three.", "Four. Last one."]
+    assert [c.text for c in counts] == ["One.", "Two.", "Three.", "Four. Last one."]
     gaps = [b.at - a.at for a, b in itertools.pairwise(counts)]
-    assert gaps == pytest.approx([10.0, 10.0])
+    assert gaps == pytest.approx([10.0, 10.0, 10.0])
     instruction = next(c for c in script.cues if c.kind == "instruction" and c.step == 1)
     assert "four times; I will count" in instruction.text
-    assert counts[0].at - instruction.end == pytest.approx(1.0 + 10.0)  # rep lead + one rep
+    assert counts[0].at - instruction.end == pytest.approx(1.0)  # "One." as the first begins
 
 
 def test_no_counting_when_turned_off() -> None:
@@ -231,16 +235,17 @@ def test_minimal_detail_drops_next_up_and_time_left_and_detailed_adds_technique(
     assert not _kinds(minimal, "next") and not _kinds(minimal, "time-left")
     detailed = compile(ROUTINE, Options(detail="detailed"))
     first = next(c for c in detailed.cues if c.kind == "instruction")
-    assert "The technique is effleurage. Use light pressure." in first.text
+    assert "Glide in long, even strokes, with a light touch." in first.text
 
 
 def test_check_ins_recur_and_never_cut_into_speech() -> None:
     script = compile(ROUTINE)
     check_ins = _kinds(script, "check-in")
     assert len(check_ins) >= 2
-    first_step = script.steps[0].start
-    for n, cue in enumerate(check_ins, start=1):
-        assert cue.at >= first_step + n * 120 - 1e-9
+    first_work = next(c.end for c in script.cues if c.kind == "instruction")
+    assert check_ins[0].at >= first_work + 60  # never in the first working minute
+    for a, b in itertools.pairwise(check_ins):
+        assert b.at - a.at >= 60
     assert_well_formed(script)
 
 
@@ -286,7 +291,7 @@ def test_length_fitting_resolves_ranges_first() -> None:
     assert spans == pytest.approx([240, 240], abs=1)
     too_short = compile(routine, Options(length=60))
     assert too_short.fit is not None and not too_short.fit.ok
-    assert "cannot fit 1m: the shortest this routine can run is" in too_short.fit.note
+    assert "cannot fit 1m: the shortest this routine can honestly run is" in too_short.fit.note
 
 
 def test_beds_follow_step_changes() -> None:

@@ -20,7 +20,7 @@ import bisect
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -54,8 +54,18 @@ class MixSettings:
     bed_crossfade: float = 4.0
     chime: bool = True
     chime_volume: float = -8.0  # relative to speech
+    tick_peak_db: float = -30.0  # the --tempo tick's peak, dBFS before the master gain: soft
     target_lufs: float = -16.0
     ceiling_db: float = -1.0  # true peak
+
+
+@lru_cache(maxsize=4)
+def _tick(peak_db: float) -> np.ndarray:
+    """A soft wooden tick: 60 ms of a low, quickly fading tone (mono, peak ``peak_db``)."""
+    t = np.arange(round(0.06 * RATE)) / RATE
+    tone = np.sin(2 * np.pi * 880.0 * t) * 0.6 + np.sin(2 * np.pi * 1320.0 * t) * 0.4
+    shaped = tone * np.exp(-t / 0.012) * np.minimum(1.0, t / 0.002)
+    return (shaped / np.max(np.abs(shaped)) * 10 ** (peak_db / 20)).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,7 @@ class Mixer:
         self._duck_ends = [b for _, b in self.duck_spans]
         self.chimes = self._chime_starts() if self.settings.chime else []
         self._chime = load_chime() if self.chimes else np.zeros((0, 2), np.float32)
+        self.ticks = sorted(round(t * RATE) for t in script.ticks)
 
     # -- plan
 
@@ -335,6 +346,7 @@ class Mixer:
             self._add_beds(view, lo, hi - lo, peaks)
         if "chime" in parts:
             self._add_chimes(view, lo, hi - lo, peaks)
+            self._add_ticks(view, lo, hi - lo, peaks)
         if "speech" in parts:
             self._add_speech(view, lo, hi - lo, peaks)
         return out
@@ -358,6 +370,21 @@ class Mixer:
                 out[a - start : b - start] += self._chime[a - at : b - at] * self.chime_gain
                 if peaks is not None:
                     peaks[a - start : b - start] += self.chime_peak * self.chime_gain
+
+    def _add_ticks(self, out: np.ndarray, start: int, count: int, peaks: np.ndarray | None) -> None:
+        """--tempo: a soft tick at each planned stroke. Too brief and quiet to move
+        the loudness, so the level planning leaves it out."""
+        if not self.ticks:
+            return
+        tick = _tick(self.settings.tick_peak_db)
+        first = bisect.bisect_left(self.ticks, start - len(tick))
+        for at in self.ticks[first:]:
+            if at >= start + count:
+                break
+            a, b = max(at, start), min(at + len(tick), start + count)
+            out[a - start : b - start] += tick[a - at : b - at, None]
+            if peaks is not None:
+                peaks[a - start : b - start] += 10 ** (self.settings.tick_peak_db / 20)
 
     def _add_speech(
         self, out: np.ndarray, start: int, count: int, peaks: np.ndarray | None

@@ -28,7 +28,7 @@ def number_word(n: int) -> str:
 
 
 def count_line(n: int, total: int) -> str:
-    """What is said as repetition ``n`` of ``total`` begins (n >= 2)."""
+    """What is said as repetition ``n`` of ``total`` begins (from one)."""
     word = number_word(n).capitalize()
     if n == total and total >= 3:
         return f"{word}. Last one."

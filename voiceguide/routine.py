@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -346,7 +347,27 @@ class _Reader:
             if not path.is_file():
                 raise node.where.error(f"no audio file at {path}")
             return str(path)
+        names = _bed_names()
+        if names and value not in names:
+            hint = difflib.get_close_matches(value, names, n=1)
+            suggestion = f' (did you mean "{hint[0]}"?)' if hint else ""
+            raise node.where.error(
+                f"unknown ambience {value!r}{suggestion}; bundled beds are {', '.join(names)}, "
+                "or give a path to an audio file, or none"
+            )
         return value
+
+
+def _bed_names() -> list[str]:
+    """The bundled beds a routine may name (empty if the bundle cannot be read:
+    render then says so in its own words)."""
+    from voiceguide.ambience import list_beds
+    from voiceguide.errors import VoiceguideError
+
+    try:
+        return [info.name for info in list_beds()]
+    except VoiceguideError:
+        return []
 
 
 def _fields(node: Node, allowed: tuple[str, ...], what: str) -> dict[str, Node]:
@@ -382,7 +403,16 @@ def _text(node: Node) -> str:
     text = " ".join(value.split())
     if not text:
         raise node.where.error("expected text, got an empty string")
+    placeholder = _PLACEHOLDER.search(text)
+    if placeholder:
+        raise node.where.error(
+            f"unknown placeholder {placeholder[0]}; only {{bed}} (the bed playing) is filled in"
+        )
     return text
+
+
+#: ``{bed}`` is the one placeholder: the bed playing when the line is said.
+_PLACEHOLDER = re.compile(r"\{(?!bed\})[^{}]*\}")
 
 
 def _opt_text(node: Node | None) -> str | None:

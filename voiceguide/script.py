@@ -26,6 +26,7 @@ CUE_KINDS = (
     "time-left",
     "outro",
     "wait",
+    "guidance",
 )
 
 
@@ -84,6 +85,8 @@ class StepInfo:
     reps: int | None = None
     sides: tuple[str, ...] = ()
     wait: bool = False  # live: hold at this step's end until a key (a file pauses briefly)
+    pause: bool = False  # a pause step: bed only, on purpose
+    quiet: bool = False  # the routine asked for silence in the working time
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class Script:
     options: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     checklist: tuple[str, ...] = ()  # untimed: done before the first word (room, oil, position)
+    dropped: tuple[str, ...] = ()  # optional steps left out to meet --length
+    ticks: tuple[float, ...] = ()  # --tempo: times of the soft stroke-rate tick under the bed
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -141,6 +146,8 @@ class Script:
             options=dict(data.get("options", {})),
             warnings=tuple(data.get("warnings", ())),
             checklist=tuple(data.get("checklist", ())),
+            dropped=tuple(data.get("dropped", ())),
+            ticks=tuple(float(t) for t in data.get("ticks", ())),
         )
 
 

@@ -63,6 +63,12 @@ def session_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             help="Ask about pressure this often (e.g. 5m); 0 turns it off.",
         ),
+        click.option(
+            "--tempo/--no-tempo",
+            default=False,
+            help="A soft tick under the bed at each step's stroke rate (one long stroke "
+            "every 6-8 s, kneading faster), so long working times feel guided without words.",
+        ),
     ]
     for decorate in reversed(decorators):
         command = decorate(command)
@@ -78,6 +84,7 @@ def build_options(
     check_in: float | None,
     wpm: float = 150.0,
     ambience: str | None = None,
+    tempo: bool = False,
 ) -> Options:
     return Options(
         pace=pace or 1.0,
@@ -87,6 +94,7 @@ def build_options(
         check_in=check_in,
         detail=detail or "normal",  # type: ignore[arg-type]
         ambience=ambience,
+        tempo=tempo,
     )
 
 
@@ -95,7 +103,7 @@ def compile_options(options: dict[str, Any], wpm: float) -> Options:
     return build_options(
         length=options["length"], pace=options["pace"], detail=options["detail"],
         counting=options["counting"], check_in=options["check_in"], wpm=wpm,
-        ambience=options["ambience"],
+        ambience=options["ambience"], tempo=options.get("tempo", False),
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from voiceguide.cli.options import build_options, planned_rate, session_options,
 from voiceguide.compiler import Options, compile, natural_range
 from voiceguide.errors import RoutineError, VoiceguideError
 from voiceguide.export import write_text
+from voiceguide.pacing import pacing_line
 from voiceguide.routine import builtin_ids, load_builtin, load_file, load_routine
 from voiceguide.script import Script
 from voiceguide.templates import starter_routine
@@ -65,14 +66,25 @@ def _span(lo: float, hi: float) -> str:
     help="Speech rate to plan for, in words per minute (default: the routine's, the "
     "config file's, or 150, as render would use).",
 )
+@click.option(
+    "--ambience",
+    "-a",
+    metavar="NAME|FILE|none",
+    help="Plan for this bed, as render and play would use it (lines that name the bed follow it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the timed script as JSON.")
 def show(routine: str, rate: int | None, as_json: bool, **session: object) -> None:
     """Print the timed script of ROUTINE (a built-in id or a YAML file).
+
+    It takes every option that changes the script (length, pace, detail,
+    counting, check-ins, tempo, ambience, speech rate), so --json is what
+    render --script writes before the real speech lengths are known.
 
     \b
     Examples:
       voiceguide show therapist-ten-step
       voiceguide show my-routine.yaml --length 15m --pace 0.8
+      voiceguide show oil-and-feedback --ambience rain --rate 140 --detail detailed
       voiceguide show lower-back-relax --json > session.json
     """
     loaded = load_routine(routine)
@@ -82,7 +94,9 @@ def show(routine: str, rate: int | None, as_json: bool, **session: object) -> No
     if as_json:
         click.echo(script.to_json())
         return
-    click.echo(describe(script, loaded.cautions))
+    click.echo(describe(script))
+    click.echo("")
+    click.echo(pacing_line(script))
 
 
 def describe(script: Script, cautions: tuple[str, ...] = ()) -> str:
@@ -94,7 +108,10 @@ def describe(script: Script, cautions: tuple[str, ...] = ()) -> str:
     for item in script.checklist:
         lines.append(f"before you start: {item}")
     for caution in cautions:
-        lines.append(f"caution: {caution}")
+        if caution not in script.checklist:
+            lines.append(f"caution: {caution}")
+    if script.dropped:
+        lines.append(f"left out to fit the length: {', '.join(script.dropped)}")
     cues = list(script.cues)
     for chapter in script.chapters:
         length = format_duration(round(chapter.end - chapter.start))
