@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench.py            # the full set (about 10 minutes)
     .venv/bin/python scripts/bench.py --quick    # shorter sessions, a sanity check
+    .venv/bin/python scripts/bench.py --pacing   # how the built-in sessions pace (no audio)
 
 A benchmark, not a test: it prints numbers; the docs say what they should be.
 Every render runs as its own process (the real `voiceguide` command), so
@@ -250,10 +251,39 @@ def estimate_accuracy(env: dict[str, str]) -> dict[str, dict[str, float]]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def pacing_table() -> str:
+    """How the built-in sessions feel to follow, from the compiled scripts (no audio):
+    talk share, longest bed-only stretch outside pauses, cues and check-ins, and what
+    --length had to leave out. A markdown table for docs/benchmarks.md."""
+    sys.path.insert(0, str(ROOT))
+    from voiceguide.compiler import Options, compile
+    from voiceguide.pacing import pacing
+    from voiceguide.routine import builtin_ids, load_builtin
+
+    rows = ["| routine | length | talk | longest silence | cues/min | check-ins | left out |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for routine_id in builtin_ids():
+        for target in (None, 15 * 60, 60 * 60):
+            script = compile(load_builtin(routine_id), Options(length=target))
+            p = pacing(script)
+            check_ins = sum(c.kind == "check-in" for c in script.cues)
+            label = "own" if target is None else f"{target // 60}m"
+            rows.append(
+                f"| {routine_id} | {label}: {script.duration / 60:.1f} min | "
+                f"{p.talk_share:.0%} | {p.longest_silence:.0f} s | {p.cues_per_minute:.1f} | "
+                f"{check_ins} | {', '.join(script.dropped) or '-'} |"
+            )
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short sessions: a sanity check")
+    parser.add_argument("--pacing", action="store_true", help="only the pacing table (seconds)")
     args = parser.parse_args()
+    if args.pacing:
+        print(pacing_table())
+        return
     main_minutes = 10 if args.quick else 60
     memory_minutes = [10, 30] if args.quick else [10, 30, 60, 90]
     work = Path(tempfile.mkdtemp(prefix="voiceguide-bench-"))

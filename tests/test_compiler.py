@@ -235,7 +235,7 @@ def test_minimal_detail_drops_next_up_and_time_left_and_detailed_adds_technique(
     assert not _kinds(minimal, "next") and not _kinds(minimal, "time-left")
     detailed = compile(ROUTINE, Options(detail="detailed"))
     first = next(c for c in detailed.cues if c.kind == "instruction")
-    assert "Glide in long, even strokes, with a light touch." in first.text
+    assert "Glide in long, even strokes with a light touch." in first.text
 
 
 def test_check_ins_recur_and_never_cut_into_speech() -> None:

@@ -322,6 +322,10 @@ def test_detailed_narration_reads_like_a_person() -> None:
     said = " ".join(c.text for c in script.cues if c.kind == "instruction")
     assert "The technique is" not in said
     assert "Stretch slowly, over the muscles beside the spine." in said
+    assert (
+        "Knead slowly, lifting and releasing with firm pressure from your body, over the "
+        "sacrum and lumbar area." in said
+    )
 
 
 def test_show_prints_a_pacing_summary(runner) -> None:

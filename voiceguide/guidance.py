@@ -202,7 +202,7 @@ _VERBS = {
     "thumb": "Press and slide with your thumbs",
     "forearm": "Let your forearm glide slowly",
     "stretch": "Stretch slowly",
-    "percussion": "Keep a light, even rhythm",
+    "percussion": "Keep a quick, even rhythm",
     "breath": "Breathe slowly",
     "general": "Work slowly",
     "setup": "Take your time",
@@ -210,7 +210,7 @@ _VERBS = {
 _PRESSURE_WORDS = {
     "light": "with a light touch",
     "medium": "with steady, medium pressure",
-    "firm": "with firm pressure, leaning in from your body",
+    "firm": "with firm pressure from your body",
 }
 
 
@@ -228,7 +228,7 @@ def detail_line(technique: str | None, pressure: str | None, area: str | None, s
         parts.append(_PRESSURE_WORDS[level])
     elif pressure:
         parts.append(f"with {pressure} pressure")
-    line = ", ".join(parts)
+    line = " ".join(parts)
     if area:
         line += f", over the {_lower(area)}"
     return line + "."

@@ -132,7 +132,8 @@ class AddedLines:
                 windows.remove(best)
                 continue
             last = placed.at
-            windows = [w for w in windows if w[0] > last + every / 2]
+            soonest = last + every / 2  # the next one no sooner than this
+            windows = [(max(w[0], soonest), *w[1:]) for w in windows if w[1] - soonest > 4.0]
 
     def check_in_windows(
         self, outro_start: float
