@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from voiceguide.compiler.options import MIN_GAP
+from voiceguide.compiler.options import INTRO_GAP, MIN_GAP
 from voiceguide.script import Cue, Script
 
 
@@ -25,20 +26,25 @@ def layout(script: Script, lengths: Mapping[str, float] | Sequence[float]) -> Sc
     ]
     moved: list[Cue] = []
     prev_end = -math.inf
+    prev_kind = ""
     for cue, length in zip(cues, real, strict=True):
-        at = max(cue.at, prev_end + MIN_GAP) if prev_end > cue.at - MIN_GAP else cue.at
+        # the opening's sentences keep their breath between them
+        gap = INTRO_GAP if cue.kind == prev_kind == "intro" else MIN_GAP
+        at = max(cue.at, prev_end + gap) if prev_end > cue.at - gap else cue.at
         moved.append(replace(cue, at=at, length=length))
-        prev_end = at + length
+        prev_end, prev_kind = at + length, cue.kind
     shifts = [(c.at, m.at - c.at) for c, m in zip(cues, moved, strict=True)]
     duration = script.duration + (shifts[-1][1] if shifts else 0.0)
     if moved:
         duration = max(duration, moved[-1].end + MIN_GAP)
 
+    planned = [p for p, _ in shifts]
+
     def shifted(t: float) -> float:
         """A boundary moves with the first cue at or after it."""
-        for planned, delta in shifts:
-            if planned >= t:
-                return t + delta
+        i = bisect.bisect_left(planned, t)
+        if i < len(shifts):
+            return t + shifts[i][1]
         return t + (shifts[-1][1] if shifts else 0.0)
 
     chapters = _retime(script.chapters, shifted, duration)
