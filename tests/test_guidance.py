@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from voiceguide.ambience import decode
 from voiceguide.cli import main
 from voiceguide.compiler import MAX_SILENCE, Options, _fit_length, compile, layout
+from voiceguide.edits import insert_time, remove_time
 from voiceguide.errors import CompileError
 from voiceguide.guidance import pressure_level
 from voiceguide.pacing import pacing
@@ -391,3 +392,34 @@ def test_show_json_is_what_render_writes_and_ticks_are_heard(runner, tmp_path: P
         if not any(s - 0.3 <= later <= e + 0.3 for s, e in speech):
             b = int(later * rate)
             assert mono[b : b + int(0.1 * rate)].max() < 10 ** (-60 / 20), tick
+
+
+def test_live_edits_move_the_tempo_ticks_with_the_step() -> None:
+    script = compile(loads(TEMPO.replace("{bed} plays softly.", "")), Options(tempo=True))
+    step = script.steps[0]
+    later = [t for t in script.ticks if t > step.start + 15]
+    longer = insert_time(script, step.start + 15, 30.0)
+    assert [t for t in longer.ticks if t > step.start + 15] == [t + 30 for t in later]
+    a, b = step.start + 12, step.start + 22  # ten seconds: at least one 7 s stroke inside
+    assert [t for t in script.ticks if a <= t < b]
+    shorter = remove_time(script, a, b - a)
+    assert list(shorter.ticks) == [t if t < a else t - (b - a) for t in script.ticks
+                                   if not a <= t < b]  # fmt: skip
+
+
+def test_an_intro_too_long_for_the_opening_moves_to_the_checklist() -> None:
+    intro = " ".join(
+        f"Sentence number {word} is a fairly long line about the room and the oil."
+        for word in ("one", "two", "three", "four", "five")
+    )
+    routine = loads(
+        f"voiceguide: 1\ntitle: T\nintro: {intro}\npreparation: [Warm the room.]\n"
+        "steps:\n  - {title: Glide, say: Glide up., technique: effleurage, duration: 2m}\n"
+    )
+    script = compile(routine)
+    first_word = script.cues[0].at
+    first_step = next(c for c in script.cues if c.kind == "instruction")
+    assert first_step.at - first_word <= 20.0
+    assert script.checklist[0] == "Warm the room."
+    assert any("Sentence number five" in line for line in script.checklist)
+    assert any("intro is too long" in w for w in script.warnings)

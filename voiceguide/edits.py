@@ -48,6 +48,7 @@ def insert_time(script: Script, at: float, seconds: float) -> Script:
         beds=_moved(script.beds, boundary),
         steps=_moved(script.steps, boundary, keep_empty=True),
         duration=script.duration + seconds,
+        ticks=tuple(t + seconds if t >= at else t for t in script.ticks),
     )
 
 
@@ -74,6 +75,7 @@ def remove_time(script: Script, at: float, seconds: float) -> Script:
         beds=_moved(script.beds, move),
         steps=_moved(script.steps, move, keep_empty=True),
         duration=script.duration - seconds,
+        ticks=tuple(move(t) for t in script.ticks if not at <= t < cut_end),
     )
 
 
