@@ -7,11 +7,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extra="play"
+extra="play,serve"
 [ "${1:-}" = "--dev" ] && extra="dev"
 
+# --dev: the browser tests drive Debian's chromium (Playwright cannot download its own here),
+# a private D-Bus session bus carries MPRIS, and zbarimg decodes the printed QR code.
+dev_pkgs=()
+[ "$extra" = "dev" ] && dev_pkgs=(chromium chromium-driver dbus libglib2.0-bin zbar-tools)
+
 need=()
-for pkg in libasound2-dev gcc python3-dev python3-venv; do
+for pkg in libasound2-dev gcc python3-dev python3-venv "${dev_pkgs[@]}"; do
     case "$pkg" in
         python3-dev) python3 -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' && continue ;;
         python3-venv) python3 -c 'import ensurepip, venv' 2>/dev/null && continue ;;
@@ -23,8 +28,9 @@ if [ ${#need[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
     echo "setup: installing Debian packages: ${need[*]}" >&2
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+        "${need[@]}" >/dev/null
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -28,3 +28,26 @@ os.environ.pop("VOICEGUIDE_CONFIG", None)
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+# ---------------------------------------------------------------- voiceguide serve (test_serve*.py)
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One ``voiceguide serve`` for the HTTP and browser tests (also named voiceguide.test)."""
+    pytest.importorskip("starlette")
+    from support.served import start_server, write_folder
+
+    root = tmp_path_factory.mktemp("serve")
+    server = start_server(
+        write_folder(root / "folder"), root / "store", "--name", "voiceguide.test"
+    )
+    yield server
+    assert server.stop() == 0
+
+
+@pytest.fixture(scope="session")
+def rendered(served) -> str:  # type: ignore[no-untyped-def]
+    """The test routine rendered once with default options: its session id."""
+    return served.render(routine="serve-test.yaml")

@@ -84,3 +84,7 @@ main.add_command(render)
 from voiceguide.cli.play import play  # noqa: E402
 
 main.add_command(play)
+
+from voiceguide.cli.serve import serve  # noqa: E402
+
+main.add_command(serve)

@@ -6,6 +6,7 @@ as one line and exits non-zero, so the commands carry no try/except.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -21,31 +22,51 @@ EDGE_FADE = 0.5
 
 
 @click.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="List the beds as JSON.")
 @click.pass_context
-def ambience(ctx: click.Context) -> None:
+def ambience(ctx: click.Context, as_json: bool) -> None:
     """Background beds: bundled river, rain, ocean and music, or your own file.
 
     \b
     Examples:
       voiceguide ambience                 list the bundled beds
+      voiceguide ambience --json          the same as JSON
       voiceguide ambience preview river   write river-preview.wav to listen to
     """
     if ctx.invoked_subcommand is None:
-        ctx.invoke(list_command)
+        ctx.invoke(list_command, as_json=as_json)
 
 
 @ambience.command("list")
-def list_command() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def list_command(as_json: bool) -> None:
     """List the bundled beds: name, loop length, description.
 
     \b
-    Example:
+    Examples:
       voiceguide ambience list
+      voiceguide ambience list --json
     """
+    if as_json:
+        click.echo(json.dumps(bed_rows(), indent=2, ensure_ascii=False))
+        return
     beds = list_beds()
     width = max(len(bed.name) for bed in beds)
     for bed in beds:
         click.echo(f"{bed.name:<{width}}  {bed.seconds:5.1f} s  {bed.description}")
+
+
+def bed_rows() -> list[dict[str, object]]:
+    """The bundled beds as ``ambience list --json`` prints them (``serve`` offers the same)."""
+    return [
+        {
+            "name": bed.name,
+            "seconds": round(bed.seconds, 1),
+            "description": bed.description,
+            "licence": bed.licence,
+        }
+        for bed in list_beds()
+    ]
 
 
 @ambience.command("preview")

@@ -14,7 +14,7 @@ from voiceguide.compiler import Options, compile, natural_range
 from voiceguide.errors import RoutineError, VoiceguideError
 from voiceguide.export import write_text
 from voiceguide.pacing import pacing_line
-from voiceguide.routine import builtin_ids, load_builtin, load_file, load_routine
+from voiceguide.routine import Routine, builtin_ids, load_builtin, load_file, load_routine
 from voiceguide.script import Script
 from voiceguide.templates import starter_routine
 from voiceguide.textsafe import printable
@@ -30,15 +30,7 @@ def routines(as_json: bool) -> None:
     Example:
       voiceguide routines --json
     """
-    rows = []
-    for routine_id in builtin_ids():
-        routine = load_builtin(routine_id)
-        lo, hi = natural_range(routine)
-        rows.append({
-            "id": routine_id, "title": routine.title, "summary": routine.summary,
-            "based_on": routine.based_on, "steps": len(routine.steps),
-            "min_seconds": round(lo, 1), "max_seconds": round(hi, 1),
-        })  # fmt: skip
+    rows = [routine_row(routine_id, load_builtin(routine_id)) for routine_id in builtin_ids()]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -48,6 +40,16 @@ def routines(as_json: bool) -> None:
     click.echo(f"{'id':<{width}}  {'length':<{span_width}}  {'steps':>5}  title")
     for r, span in zip(rows, spans, strict=True):
         click.echo(f"{r['id']:<{width}}  {span:<{span_width}}  {r['steps']:>5}  {r['title']}")
+
+
+def routine_row(routine_id: str, routine: Routine) -> dict[str, object]:
+    """One entry of ``routines --json`` (``serve`` lists routines with the same fields)."""
+    lo, hi = natural_range(routine)
+    return {
+        "id": routine_id, "title": routine.title, "summary": routine.summary,
+        "based_on": routine.based_on, "steps": len(routine.steps),
+        "min_seconds": round(lo, 1), "max_seconds": round(hi, 1),
+    }  # fmt: skip
 
 
 def _span(lo: float, hi: float) -> str:
