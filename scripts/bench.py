@@ -3,6 +3,7 @@
     .venv/bin/python scripts/bench.py            # the full set (about 10 minutes)
     .venv/bin/python scripts/bench.py --quick    # shorter sessions, a sanity check
     .venv/bin/python scripts/bench.py --pacing   # how the built-in sessions pace (no audio)
+    .venv/bin/python scripts/bench.py --serve    # only `voiceguide serve` (about a minute)
 
 A benchmark, not a test: it prints numbers; the docs say what they should be.
 Every render runs as its own process (the real `voiceguide` command), so
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -276,13 +278,131 @@ def pacing_table() -> str:
     return "\n".join(rows)
 
 
+SERVE_ROUTINE = """
+voiceguide: 1
+title: Bench session
+intro: Settle your partner face down.
+steps:
+  - title: Spread the oil
+    say: Spread the oil over the whole back with long, slow strokes.
+    duration: 40s
+  - title: Circles
+    say: Make slow circles over the lower back.
+    duration: 40s
+outro: Rest your hands, then lift them away.
+"""
+
+
+def _proc_cpu_rss(pid: int) -> tuple[float, float]:
+    """CPU seconds used so far and resident MB, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+               if line.startswith("VmRSS"))  # fmt: skip
+    return cpu, rss / 1024
+
+
+def serve_bench(env: dict[str, str], work: Path, trials: int = 5) -> dict[str, object]:
+    """`voiceguide serve` on loopback: page ready, first progress event, play after Play, idle."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from playwright.sync_api import sync_playwright
+    from support.served import start_server
+
+    folder = work / "serve-folder"
+    folder.mkdir()
+    (folder / "bench.yaml").write_text(SERVE_ROUTINE, encoding="utf-8")
+    os.environ.update(env)
+    server = start_server(folder, work / "serve-store")
+    result: dict[str, object] = {}
+    try:
+        session_id = server.render(routine="bench.yaml")  # warms the clip cache too
+        first_events, first_worker = [], []
+        for pace in (0.8, 0.9, 1.1, 1.2, 1.3)[:trials]:
+            started = time.perf_counter()
+            reply = server.call("/api/sessions", {"routine": "bench.yaml", "pace": pace})
+            request = urllib.request.Request(
+                server.base + f"/api/sessions/{reply.json()['id']}/events",
+                headers={"Cookie": server.cookie},
+            )
+            with urllib.request.urlopen(request, timeout=60) as response:
+                seen_first = False
+                for line in response:
+                    if not line.startswith(b"data:"):
+                        continue
+                    if not seen_first:
+                        first_events.append(time.perf_counter() - started)
+                        seen_first = True
+                    if b'"queued"' not in line:
+                        first_worker.append(time.perf_counter() - started)
+                        break
+        result["first_progress_event_s"] = round(statistics.median(first_events), 3)
+        result["first_worker_progress_s"] = {
+            "median": round(statistics.median(first_worker), 3),
+            "all": [round(x, 3) for x in first_worker],
+        }
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path="/usr/lib/chromium/chromium",
+                args=["--autoplay-policy=no-user-gesture-required"],
+            )
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(server.url)  # the token for the cookie
+            ready, build_ready, play = [], [], []
+            for _ in range(trials):
+                started = time.perf_counter()
+                page.goto(f"{server.base}/session/{session_id}")
+                page.wait_for_function("typeof chapters !== 'undefined' && chapters.length > 0 "
+                                       "&& !document.getElementById('play').disabled")  # fmt: skip
+                ready.append(time.perf_counter() - started)
+                page.wait_for_function("audio.readyState >= 1")
+                page.evaluate("""() => { window.__clicked = null; window.__playing = null;
+                    document.getElementById('play').addEventListener('click',
+                        () => { window.__clicked = performance.now(); }, {capture: true});
+                    audio.addEventListener('timeupdate', () => {
+                        if (audio.currentTime > 0 && window.__playing === null)
+                            window.__playing = performance.now(); }); }""")
+                page.click("#play")
+                page.wait_for_function("window.__playing !== null", timeout=10_000)
+                play.append(page.evaluate("(window.__playing - window.__clicked) / 1000"))
+                started = time.perf_counter()
+                page.goto(f"{server.base}/")
+                page.wait_for_selector("#steps li")
+                build_ready.append(time.perf_counter() - started)
+            browser.close()
+        result["player_page_ready_s"] = {"median": round(statistics.median(ready), 3),
+                                         "max": round(max(ready), 3)}  # fmt: skip
+        result["build_page_ready_s"] = {"median": round(statistics.median(build_ready), 3),
+                                        "max": round(max(build_ready), 3)}  # fmt: skip
+        result["play_after_tap_s"] = {"median": round(statistics.median(play), 3),
+                                      "max": round(max(play), 3)}  # fmt: skip
+        time.sleep(3)  # let the last connections close
+        cpu0, _ = _proc_cpu_rss(server.proc.pid)
+        time.sleep(20)
+        cpu1, rss = _proc_cpu_rss(server.proc.pid)
+        result["idle"] = {"cpu_percent_of_a_core": round((cpu1 - cpu0) / 20 * 100, 2),
+                          "rss_mb": round(rss)}  # fmt: skip
+    finally:
+        server.stop()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short sessions: a sanity check")
     parser.add_argument("--pacing", action="store_true", help="only the pacing table (seconds)")
+    parser.add_argument("--serve", action="store_true", help="only the `serve` benchmark")
     args = parser.parse_args()
     if args.pacing:
         print(pacing_table())
+        return
+    if args.serve:
+        work = Path(tempfile.mkdtemp(prefix="voiceguide-bench-"))
+        env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(work / "cache")}
+        try:
+            print(json.dumps(serve_bench(env, work), indent=2))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
         return
     main_minutes = 10 if args.quick else 60
     memory_minutes = [10, 30] if args.quick else [10, 30, 60, 90]

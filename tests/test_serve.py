@@ -271,3 +271,14 @@ def test_trim_keeps_the_store_within_its_budget(tmp_path: Path) -> None:
 def test_serve_help_has_an_example() -> None:
     out = _cli("serve", "--help").stdout
     assert "voiceguide serve --lan" in out and "--port" in out
+
+
+def test_previews_are_spoken_and_played_by_the_cli(served: Served) -> None:
+    voice = served.call("/api/voices/preview?voice=en-gb&rate=140")
+    assert voice.status == 200 and voice.headers["content-type"] == "audio/mpeg"
+    assert len(voice.body) > 5_000
+    bad = served.call("/api/voices/preview?voice=nosuchvoice")
+    assert bad.status == 400 and "unknown voice 'nosuchvoice'" in bad.json()["error"]
+    bed = served.call("/api/ambience/rain/preview")
+    assert bed.status == 200 and len(bed.body) > 100_000  # 12 s of MP3
+    assert served.call("/api/ambience/..%2Fetc/preview").status == 404
