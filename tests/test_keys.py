@@ -17,15 +17,17 @@ from voiceguide.keys import KEY_HELP, KeyParser, KeyReader, parse_keys
     [
         (b" ", ["space"]),
         (b"nbrq", ["n", "b", "r", "q"]),
-        (b"NBRQ", ["n", "b", "r", "q"]),
+        (b"NBRQ", ["N", "B", "R", "Q"]),  # capitals are their own keys: N/B whole steps
         (b"+=-_", ["+", "+", "-", "-"]),
         (b"\x1b[A\x1b[B", ["up", "down"]),
         (b"\x1bOA\x1bOB", ["up", "down"]),
         (b"\x1b[1;5A", ["up"]),  # Ctrl+Up is still up
         (b"\x03", ["q"]),
         (b" n\x1b[A", ["space", "n", "up"]),
-        (b"\x1b[C\x1b[D\x1bOP", []),  # left, right, F1: not ours
-        (b"\x00\x7f\r\n9\xc3\xa9", []),  # control bytes, digits, UTF-8 "é"
+        (b"\x1b[C\x1b[D\x1bOP", ["right", "left"]),  # F1 is not ours
+        (b"\x1b[6~\x1b[5~\r.b", ["pagedown", "pageup", "enter", ".", "b"]),  # a clicker
+        (b"\x1b[6;2~\x1b[15~", ["pagedown"]),  # Shift+PageDown still pages; F5 is not ours
+        (b"\x00\x7f\xc3\xa9", []),  # control bytes, UTF-8 "é"
         (b"\x1bn", ["n"]),  # Esc (or Alt) then a key: the key still counts
         (b"\x1b\x1b[B", ["down"]),
         (b"\x1b[\x01n", ["n"]),  # a broken sequence does not swallow the next key
@@ -52,9 +54,24 @@ def test_garbage_escape_does_not_grow_forever() -> None:
     assert parser.feed(b"q") == ["q"]
 
 
-def test_key_help_covers_every_command() -> None:
-    assert set(KEY_HELP) == {"space", "n", "b", "r", "+", "-", "up", "down", "q"}
+def test_every_action_has_a_default_key_and_help() -> None:
+    from voiceguide.keys import ACTIONS, DEFAULT_BINDINGS
+
+    assert set(DEFAULT_BINDINGS.values()) == set(ACTIONS) - {"pause", "resume"}
     assert all(KEY_HELP.values())
+
+
+def test_a_keys_table_remaps_and_unbinds_and_says_what_is_wrong() -> None:
+    from voiceguide.errors import VoiceguideError
+    from voiceguide.keys import bindings
+
+    keys = bindings({"x": "next", "b": "back", "enter": "none"})
+    assert keys["x"] == "next" and keys["b"] == "back" and "enter" not in keys
+    assert keys["pagedown"] == "next"
+    with pytest.raises(VoiceguideError, match=r"\[keys\] x: 'jump' is not an action"):
+        bindings({"x": "jump"}, "config.toml")
+    with pytest.raises(VoiceguideError, match=r"\[keys\] ctrl-x: not a key"):
+        bindings({"ctrl-x": "next"}, "config.toml")
 
 
 @pytest.fixture

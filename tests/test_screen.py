@@ -90,10 +90,27 @@ def test_time_left_is_formatted_as_minutes_and_seconds() -> None:
 
 
 def test_big_digits_for_time_left_when_there_is_room() -> None:
-    lines = plain(render_lines(view(instruction="Glide.", step_left=150), 80, 40, color=False))
+    lines = plain(render_lines(view(instruction="Glide.", step_left=150), 80, 15, color=False))
     last = next(i for i, line in enumerate(lines) if line.endswith("left"))
     rows = lines[last - 2 : last + 1]
     assert decode_big([r.removesuffix("  left") for r in rows]) == "02:30"
+
+
+def test_time_left_is_twice_as_large_on_a_big_terminal() -> None:
+    """At 100x30 the digits are drawn at double size: full blocks, two cells per pixel."""
+    lines = plain(render_lines(view(instruction="Glide.", step_left=150), 100, 30, color=False))
+    last = next(i for i, line in enumerate(lines) if line.endswith("left"))
+    rows = [r.removesuffix("  left") for r in lines[last - 4 : last + 1]]
+    halved = [r[::2] for r in rows]  # one cell per pixel, one text row per pixel row
+    pixels = ["".join("#" if c == "█" else "." for c in r) for r in halved]
+    as_half_blocks = []
+    for top, bottom in zip(pixels[0::2], [*pixels[1::2], ""], strict=True):
+        bottom = bottom.ljust(len(top), ".")
+        as_half_blocks.append("".join(
+            {("#", "#"): "█", ("#", "."): "▀", (".", "#"): "▄"}.get((a, b), " ")
+            for a, b in zip(top.ljust(len(bottom), "."), bottom, strict=True)
+        ))  # fmt: skip
+    assert decode_big(as_half_blocks) == "02:30"
 
 
 def test_big_title_reads_back() -> None:
@@ -115,7 +132,7 @@ def test_no_color_means_no_escape_codes() -> None:
 
 
 def test_tiny_height_drops_help_detail_next_but_keeps_step_and_time() -> None:
-    text = "\n".join(plain(render_lines(view(), 80, 8)))
+    text = "\n".join(plain(render_lines(view(), 80, 8))[:-1])  # the status line says it all
     assert "q quit" not in text and "petrissage" not in text and "next:" not in text
     assert "Knead the shoulders" in text and "Step 3 of 9" in text and "02:30 left" in text
 
@@ -184,9 +201,33 @@ def test_plain_log_prints_one_line_per_step_and_pauses() -> None:
     log.draw(view(step_left=140, elapsed=215))
     log.note("quit")
     assert out.getvalue().splitlines() == [
-        "[00:00] Introduction (30s)",
-        "[03:25] step 3/9: Knead the shoulders (2m30s)",
-        "[03:35] paused",
-        "[03:35] resumed",
+        "[00:00] Introduction. 30s left. next: Circles.",
+        "[03:25] Step 3 of 9: Knead the shoulders. 2m30s left. next: Circles.",
+        "[03:35] PAUSED, space to resume. Step 3 of 9: Knead the shoulders. next: Circles.",
+        "[03:35] Step 3 of 9: Knead the shoulders. 2m20s left. next: Circles.",
         "[03:35] quit",
     ]
+
+
+def test_status_line_names_side_repetition_and_what_was_said() -> None:
+    v = view(side="left", repetition=(2, 5), said="Keep your wrists soft.", step_left=65)
+    from voiceguide.screen import status_text
+
+    lines = plain(render_lines(v, 100, 30, color=False))
+    assert status_text(v) == (
+        "Step 3 of 9, LEFT SIDE, 2 of 5: Knead the shoulders. 1m5s left. "
+        "said: Keep your wrists soft. next: Circles."
+    )
+    assert lines[-1] == status_text(v)[:99] + "…"
+    joined = "\n".join(lines)
+    assert "Step 3 of 9 · LEFT SIDE · 2 of 5" in joined and "“Keep your wrists soft.”" in joined
+
+
+def test_paused_fills_the_screen_and_night_dims_every_colour() -> None:
+    lines = plain(render_lines(view(paused=True), 100, 30, color=False))
+    big = [line for line in lines if "█" in line]
+    assert len(big) >= 5 and max(len(line.strip()) for line in big) > 40  # PAUSED, large
+    from voiceguide.screen import night
+
+    dimmed = night("\x1b[1m\x1b[36mTitle\x1b[0m")
+    assert set(re.findall(r"\x1b\[[0-9;]*m", dimmed)) == {"\x1b[0;2;31m", "\x1b[0m"}

@@ -15,6 +15,9 @@ TOML in the platform's user config folder (``voiceguide config path``)::
     [render]   # free-form, read by the render command
     [play]     # free-form, read by the live player
 
+    [keys]     # live keys: key = "action" (see `voiceguide play --help`)
+    x = "next"
+
 Precedence for voice settings: command line > routine ``voice:`` block >
 this file > built-in defaults.
 """
@@ -32,7 +35,7 @@ from voiceguide.errors import VoiceguideError
 from voiceguide.speech import VoiceSettings
 
 VOICE_KEYS = ("voice", "rate", "volume", "pitch", "system_espeak")
-SECTIONS = ("voice", "lexicon", "render", "play")
+SECTIONS = ("voice", "lexicon", "render", "play", "keys")
 
 
 class ConfigError(VoiceguideError):

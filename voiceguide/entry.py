@@ -11,7 +11,7 @@ def run() -> None:
     _thread_safe_allocator_for_play()
     from voiceguide.cli import main
 
-    main()
+    main(prog_name="voiceguide")  # help and errors say `voiceguide play`, not `python -m …`
 
 
 def _thread_safe_allocator_for_play() -> None:

@@ -19,22 +19,77 @@ import threading
 from types import TracebackType
 from typing import Any
 
-__all__ = ["KEY_HELP", "KeyParser", "KeyReader", "parse_keys"]
+__all__ = [
+    "ACTIONS",
+    "DEFAULT_BINDINGS",
+    "KEY_HELP",
+    "KeyParser",
+    "KeyReader",
+    "bindings",
+    "parse_keys",
+]
 
-KEY_HELP: dict[str, str] = {
-    "space": "pause / resume",
-    "n": "next step",
-    "b": "back to the start of this step",
-    "r": "repeat the current instruction",
-    "+": "add 30 s to this step",
-    "-": "take 30 s off this step",
-    "up": "volume up",
-    "down": "volume down",
-    "q": "quit",
+#: What a key (or, later, a spoken command) can ask the player to do.
+ACTIONS: dict[str, str] = {
+    "toggle": "pause / resume",
+    "pause": "pause",
+    "resume": "resume",
+    "next": "next side, then next step",
+    "back": "back to the start of this side (twice: the one before)",
+    "next-step": "next step (whole step)",
+    "back-step": "back a whole step",
+    "repeat": "repeat the current instruction",
+    "more": "add 30 s to this step",
+    "less": "take 30 s off this step",
+    "louder": "volume up",
+    "softer": "volume down",
+    "stop": "quit (the spot is saved for --resume)",
 }
 
-_SINGLE = {b" ": "space", b"+": "+", b"=": "+", b"-": "-", b"_": "-", b"\x03": "q"}
-_ARROWS = {b"A": "up", b"B": "down"}
+#: Keys out of the box: letters, arrows, and what presenter clickers, page
+#: turners and foot pedals send (PageDown/Right/Enter, PageUp/Left, and the
+#: "blank screen" key, which types ``b`` or ``.``).
+DEFAULT_BINDINGS: dict[str, str] = {
+    "space": "toggle",
+    "b": "toggle",
+    ".": "toggle",
+    "p": "toggle",
+    "n": "next",
+    "pagedown": "next",
+    "right": "next",
+    "enter": "next",
+    "left": "back",
+    "pageup": "back",
+    "N": "next-step",
+    "B": "back-step",
+    "r": "repeat",
+    "R": "repeat",
+    "+": "more",
+    "-": "less",
+    "up": "louder",
+    "down": "softer",
+    "q": "stop",
+    "Q": "stop",
+}
+
+#: Named keys a ``[keys]`` table may use, besides any single character.
+NAMED_KEYS = ("space", "enter", "pageup", "pagedown", "left", "right", "up", "down", "home", "end")
+
+#: The help the command prints: one line per key group.
+KEY_HELP: dict[str, str] = {
+    "space b .": "pause / resume (b and . are a clicker's blank-screen key)",
+    "→ PgDn Enter n": "next: the other side first, then the next step",
+    "← PgUp": "back to the start of this side; twice: the one before",
+    "N / B": "next / back a whole step",
+    "r": "repeat the current instruction",
+    "+ / -": "30 s more / less on this step",
+    "↑ / ↓": "volume up / down",
+    "q": "quit (the spot is saved for --resume)",
+}
+
+_SINGLE = {b" ": "space", b"=": "+", b"_": "-", b"\x03": "q", b"\r": "enter", b"\n": "enter"}
+_ARROWS = {b"A": "up", b"B": "down", b"C": "right", b"D": "left", b"H": "home", b"F": "end"}
+_TILDE = {b"1": "home", b"7": "home", b"4": "end", b"8": "end", b"5": "pageup", b"6": "pagedown"}
 _ESC = 0x1B
 _MAX_SEQUENCE = 16  # longer than any key's escape sequence: garbage, drop it
 
@@ -94,16 +149,56 @@ def _csi(buffer: bytes) -> tuple[int, str | None]:
     for end in range(2, min(len(buffer), _MAX_SEQUENCE)):
         byte = buffer[end]
         if 0x40 <= byte <= 0x7E:
-            return end + 1, _ARROWS.get(buffer[end : end + 1])
+            final = buffer[end : end + 1]
+            if final == b"~":  # ESC [ 6 ~ (PageDown) and friends; modifiers after a ';'
+                return end + 1, _TILDE.get(buffer[2:end].split(b";")[0])
+            return end + 1, _ARROWS.get(final)
         if not 0x20 <= byte <= 0x3F:
             return end, None  # malformed: drop what we have, re-read this byte
     return (0, None) if len(buffer) < _MAX_SEQUENCE else (_MAX_SEQUENCE, None)
 
 
 def _single(byte: bytes) -> str | None:
-    if byte.isalpha():
-        return byte.decode("ascii").lower()
-    return _SINGLE.get(byte)
+    """Letters and punctuation are their own names (case kept: N and B are whole steps).
+
+    Digits, ``;`` and ``[`` are not keys: they are what the tail of a broken
+    escape sequence looks like.
+    """
+    if byte in _SINGLE:
+        return _SINGLE[byte]
+    char = byte.decode("latin-1")
+    return char if _is_key_char(char) else None
+
+
+def _is_key_char(char: str) -> bool:
+    return len(char) == 1 and 0x21 <= ord(char) <= 0x7E and not char.isdigit() and char not in ";["
+
+
+def bindings(table: dict[str, object] | None = None, where: str = "config") -> dict[str, str]:
+    """The key map: the defaults, changed by a ``[keys]`` table of ``key = "action"``.
+
+    ``"none"`` unbinds a key. A mistake names the key and what is allowed,
+    in one line, like any other config error.
+    """
+    from voiceguide.errors import VoiceguideError
+
+    merged = dict(DEFAULT_BINDINGS)
+    for key, action in (table or {}).items():
+        if not (key in NAMED_KEYS or _is_key_char(key)):
+            raise VoiceguideError(
+                f"{where}: [keys] {key}: not a key; use a letter or punctuation mark, "
+                f"or one of {', '.join(NAMED_KEYS)}"
+            )
+        if action == "none":
+            merged.pop(key, None)
+            continue
+        if not isinstance(action, str) or action not in ACTIONS:
+            raise VoiceguideError(
+                f"{where}: [keys] {key}: {action!r} is not an action; use one of "
+                f"{', '.join(ACTIONS)} or none"
+            )
+        merged[key] = action
+    return merged
 
 
 class KeyReader:

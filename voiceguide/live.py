@@ -30,11 +30,13 @@ from voiceguide.speech import Speaker, VoiceSettings
 
 #: After the first three, clips arrive this many at a time (each batch re-lays the script).
 BATCH = 8
+#: This many cues failing in a row means speech itself is gone, not one odd sentence.
+GIVE_UP = 3
 
 
 @dataclass(frozen=True)
 class _Edit:
-    kind: str  # "insert", "extend" or "repeat"
+    kind: str  # "insert", "remove", "extend" or "repeat"
     at: float
     seconds: float = 0.0
 
@@ -64,6 +66,7 @@ class LiveSession:
         self.mixer.levels  # noqa: B018 - fix the levels now, before anything changes
         self._factory = speaker_factory or (lambda: Speaker(voice, lexicon=lexicon))
         self.error: VoiceguideError | None = None
+        self.failed: dict[str, str] = {}  # text -> why it could not be said (the clock goes on)
         self.done = threading.Event()
         self._thread = threading.Thread(target=self._synthesize, name="speech", daemon=True)
 
@@ -75,8 +78,21 @@ class LiveSession:
     def _synthesize(self) -> None:
         try:
             with self._factory() as speaker:
+                streak = 0  # texts failed in a row: past GIVE_UP, speech is gone altogether
                 for batch in self._batches():
-                    clips = speaker.clips(batch)
+                    try:
+                        clips = speaker.clips(batch)
+                    except VoiceguideError:
+                        clips = {}
+                        for text in batch:  # one bad cue must not silence its neighbours
+                            try:
+                                clips[text] = speaker.clip(text)
+                                streak = 0
+                            except VoiceguideError as err:
+                                self.failed[text] = str(err)
+                                streak += 1
+                                if streak >= GIVE_UP:
+                                    raise
                     for text, clip in clips.items():
                         self.bank.replace(text, clip.samples, clip.powers)
                     self._rebuild()
@@ -99,9 +115,31 @@ class LiveSession:
         return self.mixer.script
 
     def ready(self, until: float) -> bool:
-        """Whether the current mixer has the real clip of every cue starting before ``until``."""
-        mixer = self.mixer
-        return not any(c.text in mixer.missing for c in mixer.script.cues if c.at < until)
+        """Whether every cue starting before ``until`` has its real clip (or never will)."""
+        mixer, failed = self.mixer, self.failed
+        return not any(
+            c.text in mixer.missing and c.text not in failed
+            for c in mixer.script.cues
+            if c.at < until
+        )
+
+    def failures(self) -> str:
+        """A line about the latest cue that could not be said ('' when none)."""
+        if not self.failed:
+            return ""
+        text, why = list(self.failed.items())[-1]
+        more = f" (and {len(self.failed) - 1} more)" if len(self.failed) > 1 else ""
+        return f"could not say “{_short(text)}”{more}: {why}"
+
+    def release(self, at: float, seconds: float) -> None:
+        """Take back ``seconds`` of held bed from ``at``: a wait is over."""
+        with self._lock:
+            self._apply(_Edit("remove", at, seconds))
+
+    def extensions(self) -> list[tuple[float, float]]:
+        """(at, seconds) of every +/- change made so far, for a resume point."""
+        with self._lock:
+            return [(e.at, e.seconds) for e in self._edits if e.kind == "extend"]
 
     def hold(self, at: float, seconds: float) -> None:
         """Play the bed on for ``seconds`` at ``at``: speech is late, so wait for it."""
@@ -137,9 +175,15 @@ class LiveSession:
             self.mixer = self.mixer.derive(laid)
 
 
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _edited(script: Script, edit: _Edit) -> Script:
     if edit.kind == "insert":
         return edits.insert_time(script, edit.at, edit.seconds)
+    if edit.kind == "remove":
+        return edits.remove_time(script, edit.at, edit.seconds)
     if edit.kind == "extend":
         return edits.extend_step(script, edit.at, edit.seconds)[0]
     return edits.repeat_instruction(script, edit.at)[0]

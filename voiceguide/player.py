@@ -17,24 +17,31 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import re
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
+from voiceguide.confirm import Confirmer, back_words, next_words, where_words
 from voiceguide.device import quiet_stderr
 from voiceguide.edits import step_at
 from voiceguide.errors import AudioError
 from voiceguide.export import to_pcm16
+from voiceguide.keys import ACTIONS, DEFAULT_BINDINGS
 from voiceguide.live import LiveSession
 from voiceguide.mixer import RATE
 from voiceguide.narration import estimate_seconds
+from voiceguide.navigation import back_target, next_target, view_at
 from voiceguide.screen import View
+from voiceguide.script import Script
+
+__all__ = ["Outcome", "Player", "RealClock", "SimpleaudioSink", "VirtualClock", "view_at"]
 
 BLOCK = int(0.2 * RATE)
 OVERLAP = int(0.05 * RATE)
@@ -149,6 +156,7 @@ class Outcome:
     position: float  # seconds into the session where playback stopped
     finished: bool
     error: AudioError | None = None
+    signal: int | None = None  # the signal that stopped it (SIGTERM, SIGHUP), if any
 
 
 @dataclass
@@ -162,7 +170,13 @@ class Played:
 
 
 class Player:
-    """Plays a LiveSession from ``start`` seconds until the end, a quit, or an error."""
+    """Plays a LiveSession from ``start`` seconds until the end, a quit, or an error.
+
+    Keys and :meth:`command` (for any other thread: voice commands) become
+    actions that run between blocks on the player's own thread, so the
+    session is only ever changed from one place. Each is answered by ear
+    through ``confirm`` from the very next block.
+    """
 
     def __init__(
         self,
@@ -173,6 +187,9 @@ class Player:
         display: Display | None = None,
         start: float = 0.0,
         on_block: Callable[[Played], None] | None = None,
+        confirm: Confirmer | None = None,
+        bindings: Mapping[str, str] | None = None,
+        volume_db: float = 0.0,
     ) -> None:
         self.session = session
         self.sink = sink
@@ -180,14 +197,21 @@ class Player:
         self.keys = keys
         self.display = display
         self.on_block = on_block
+        self.confirm = confirm
+        self.bindings = dict(DEFAULT_BINDINGS if bindings is None else bindings)
         self.pos = _sample_at(start)
-        self.volume_db = 0.0
+        self.volume_db = volume_db
         self.paused = False
         self.ramp: tuple[int, int] | None = (self.pos, FADE) if start > 0 else None
         self.message = ""
         self.message_until = 0.0
         self.deadline = 0.0
         self.heard = (self.pos, 0.0)  # (position, deadline) of the block playing now
+        self._commands: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.waiting: Hold | None = None
+        self._held: set[int] = set()  # wait steps already waited at (until gone back to)
+        self.fault = ""  # what could not be said, shown until the step changes
+        self.warnings: tuple[str, ...] = ()
 
     # -- the loop
 
@@ -197,11 +221,15 @@ class Player:
         try:
             while True:
                 for key in self.keys.poll() if self.keys else []:
-                    if self.handle(key) == "quit":
+                    action = self.bindings.get(key)
+                    if action:
+                        self._commands.put(action)
+                while not self._commands.empty():
+                    if self._do(self._commands.get()) == "stop":
                         return self._stop(finished=False)
-                if self.paused:
-                    self._draw()
-                    self.clock.sleep_until(self.clock.now() + 0.05)
+                self._check_speech()
+                if self.paused or (self.waiting and self.waiting.before_start):
+                    self._idle()
                     continue
                 if self.pos >= self.session.mixer.length:
                     self.clock.sleep_until(self.deadline + OVERLAP / RATE)
@@ -215,15 +243,46 @@ class Player:
         except AudioError as err:
             self.sink.stop()
             return Outcome(position=self.heard_seconds(), finished=False, error=err)
-        except KeyboardInterrupt:
-            return self._stop(finished=False)
+        except KeyboardInterrupt as stop:
+            outcome = self._stop(finished=False)
+            outcome.signal = getattr(stop, "signal", None)
+            return outcome
+
+    def command(self, action: str) -> None:
+        """Ask for an action from any thread, as a key press would (see ``keys.ACTIONS``)."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
+        self._commands.put(action)
+
+    def _idle(self) -> None:
+        """Paused (or before the start): only confirmations play, on the same block chain."""
+        now = self.clock.now()
+        if self.confirm is not None and self.confirm.busy(max(self.deadline, now)):
+            if self.deadline < now - LEAD:
+                self.deadline = now
+            if now >= self.deadline - LEAD:
+                n = BLOCK + OVERLAP
+                block = np.zeros((n, 2), np.float32)
+                self._overlay(block)
+                block *= np.float32(10 ** (self.volume_db / 20))
+                _window(block, fade_in=OVERLAP, fade_out=OVERLAP)
+                self._play(block, self.pos)
+                self.deadline += BLOCK / RATE
+            self._draw()
+            self.clock.sleep_until(min(self.deadline - LEAD, self.clock.now() + 0.02))
+            return
+        self._draw()
+        self.clock.sleep_until(now + 0.05)
 
     def _next_block(self) -> None:
         n = BLOCK + OVERLAP
         t = self.pos / RATE
         if not self.session.ready(t + 2 * n / RATE):
             self.session.hold(t, BLOCK / RATE)  # speech is late: the bed plays on meanwhile
+        self._hold_for_waits(t, t + n / RATE)
         block = self._mix(self.pos, n)
+        self._overlay(block)
+        block *= np.float32(10 ** (self.volume_db / 20))
         _window(block, fade_in=OVERLAP, fade_out=OVERLAP)
         self._play(block, self.pos)
         self.heard = (self.pos, self.deadline)
@@ -231,7 +290,8 @@ class Player:
         self.deadline += BLOCK / RATE
 
     def _mix(self, pos: int, n: int) -> np.ndarray:
-        block = self.session.mixer.render(pos, n) * np.float32(10 ** (self.volume_db / 20))
+        """The session from ``pos``, under the current jump ramp (volume comes after)."""
+        block = self.session.mixer.render(pos, n)
         if self.ramp is not None:
             start, length = self.ramp
             x = np.clip((np.arange(pos, pos + n) - start) / length, 0.0, 1.0)
@@ -240,6 +300,13 @@ class Player:
                 self.ramp = None
         return block
 
+    def _overlay(self, block: np.ndarray) -> None:
+        if self.confirm is None:
+            return
+        extra = self.confirm.render(self.deadline, len(block), OVERLAP, OVERLAP)
+        if extra is not None:
+            block += extra
+
     def _play(self, block: np.ndarray, pos: int) -> None:
         self.sink.play(to_pcm16(block))
         if self.on_block:
@@ -247,99 +314,187 @@ class Player:
 
     def _tail(self) -> None:
         """Fade out what would have come next, at the next boundary."""
-        block = self._mix(self.pos, OVERLAP + FADE)
+        block = self._mix(self.pos, OVERLAP + FADE) * np.float32(10 ** (self.volume_db / 20))
         _window(block, fade_in=OVERLAP, fade_out=FADE)
         self.clock.sleep_until(self.deadline - LEAD)
         self._play(block, self.pos)
 
     def _stop(self, finished: bool) -> Outcome:
-        self._tail()
+        if not self.paused:
+            self._tail()
         self.clock.sleep_until(self.deadline + (OVERLAP + FADE) / RATE)
         self.sink.drain()  # the fade has played out by now: let it end, not cut it
         return Outcome(position=self.pos / RATE, finished=finished)
 
-    # -- keys
+    # -- speech that fails
+
+    def _check_speech(self) -> None:
+        """A cue that could not be said is shown; speech gone altogether stops the session."""
+        failed = self.session.failures()
+        if failed and failed != self.fault:
+            self.fault = failed
+            self._say("fault", None)
+        if self.session.error is not None and self.session.done.is_set():
+            raise AudioError(f"speech stopped working ({self.session.error})")
+
+    # -- waits: the checklist before the start, and steps that hold until a key
+
+    def _hold_for_waits(self, t0: float, t1: float) -> None:
+        """Reaching a hold point, open a long stretch of bed there until released."""
+        for index, at in hold_points(self.session.script):
+            if t0 <= at < t1 and index not in self._held:
+                self._held.add(index)
+                self.session.hold(at, HOLD)
+                self.waiting = Hold(at=at, before_start=False)
+                self._say("ready", "Press space when you are ready.")
+
+    def start_with_checklist(self, words: str) -> None:
+        """Hold before the first word: the checklist is shown and said, then wait for a key."""
+        self.waiting = Hold(at=self.pos / RATE, before_start=True)
+        if self.confirm is not None:
+            self.confirm.confirm("ready", words, self.clock.now())
+
+    def _release(self) -> bool:
+        """Go on after a wait; False when there was nothing to release."""
+        hold, self.waiting = self.waiting, None
+        if hold is None:
+            return False
+        if hold.before_start:
+            self.deadline = max(self.deadline, self.clock.now())
+            self._say("resume", None)
+            return True
+        t = self.pos / RATE
+        left = hold.at + HOLD - t
+        if left > 0:
+            self.session.release(t, left)
+        self._say("resume", "Go on.")
+        return True
+
+    # -- actions
+
+    def _do(self, action: str) -> str | None:
+        if action == "stop":
+            self._say("stop", None)
+            return "stop"
+        if self.waiting is not None and action in ("toggle", "resume", "next"):
+            self._release()
+            return None
+        if self.waiting is not None and action in ("back", "next-step", "back-step"):
+            self._release()  # leave the wait first, so later times are where they were
+        handler = {
+            "toggle": self.toggle_pause,
+            "pause": lambda: None if self.paused else self.toggle_pause(),
+            "resume": lambda: self.toggle_pause() if self.paused else None,
+            "next": self.next,
+            "back": self.back,
+            "next-step": lambda: self.next(whole_steps=True),
+            "back-step": lambda: self.back(whole_steps=True),
+            "repeat": self.repeat,
+            "more": lambda: self.extend(EXTEND),
+            "less": lambda: self.extend(-EXTEND),
+            "louder": lambda: self.volume(VOLUME_STEP),
+            "softer": lambda: self.volume(-VOLUME_STEP),
+        }[action]
+        handler()
+        return None
+
+    def handle(self, key: str) -> str | None:
+        """One key press now (tests and old callers); "quit" when it stops the session."""
+        action = self.bindings.get(key)
+        return "quit" if action and self._do(action) == "stop" else None
 
     def heard_seconds(self) -> float:
         """Where in the session the listener is right now."""
-        if self.paused:
+        if self.paused or (self.waiting is not None and self.waiting.before_start):
             return self.pos / RATE
         pos, deadline = self.heard
         return (pos + max(0.0, self.clock.now() - deadline) * RATE) / RATE
-
-    def handle(self, key: str) -> str | None:
-        actions = {
-            "space": self.toggle_pause,
-            "n": self.next_step,
-            "b": self.back,
-            "r": self.repeat,
-            "+": lambda: self.extend(EXTEND),
-            "-": lambda: self.extend(-EXTEND),
-            "up": lambda: self.volume(VOLUME_STEP),
-            "down": lambda: self.volume(-VOLUME_STEP),
-        }
-        if key == "q":
-            return "quit"
-        action = actions.get(key)
-        if action is not None:
-            action()
-        return None
 
     def toggle_pause(self) -> None:
         if not self.paused:
             self._tail()
             self.paused = True
             self._note("paused: space to resume", forever=True)
+            self._say("pause", "Paused.")
             return
         self.paused = False
         self.pos = round(_sentence_start(self.session, self.pos / RATE) * RATE)
         self.ramp = (self.pos, FADE)
-        self.deadline = self.clock.now()
+        self.deadline = max(self.deadline, self.clock.now())
         self._note("")
+        self._say("resume", None)
+
+    def next(self, whole_steps: bool = False) -> None:
+        target = next_target(self.session.script, self.pos / RATE, whole_steps)
+        if target is None:
+            self._say("nothing", "That was the last step.")
+            return
+        title = self.session.script.steps[target.step].title
+        self._jump(target.start, "next", next_words(title, target.side))
+        self._note(f"skipped to: {where_words(title, target.side)}")
 
     def next_step(self) -> None:
-        t = self.pos / RATE
-        later = [s.start for s in self.session.script.steps if s.start > t + 0.5]
-        if later:
-            self._cut(later[0])
-            self._note(f"skipped to: {self._title_at(later[0])}")
+        self.next(whole_steps=True)
 
-    def back(self) -> None:
-        t = self.heard_seconds()
-        index = step_at(self.session.script, t)
-        if index is None:
+    def back(self, whole_steps: bool = False) -> None:
+        target = back_target(self.session.script, self.heard_seconds(), whole_steps)
+        if target is None:
+            self._say("nothing", None)
             return
-        steps = self.session.script.steps
-        target = steps[index].start
-        if t - target < 3.0 and index > 0:  # a second press goes to the step before
-            target = steps[index - 1].start
-        self._cut(target)
-        self._note(f"back to: {self._title_at(target)}")
+        title = self.session.script.steps[target.step].title
+        self._jump(target.start, "back", back_words(title, target.side))
+        self._note(f"back to: {where_words(title, target.side)}")
 
     def repeat(self) -> None:
         again = self.session.repeat(self.heard_seconds())
         if again is not None:
             self._note("repeating the instruction")
+        self._say("repeat" if again is not None else "nothing", None)
 
     def extend(self, seconds: float) -> None:
         changed = self.session.extend(self.heard_seconds(), seconds)
         if changed:
             sign = "+" if changed > 0 else "−"
             self._note(f"{sign}{abs(changed):.0f} s on this step")
+            words = "Thirty more seconds." if changed > 0 else "Thirty seconds less."
+            if abs(abs(changed) - EXTEND) > 0.5:
+                words = f"{abs(changed):.0f} seconds {'more' if changed > 0 else 'less'}."
+            self._say("more" if changed > 0 else "less", words)
+        else:
+            self._say("nothing", None)
 
     def volume(self, step: float) -> None:
+        before = self.volume_db
         self.volume_db = min(max(self.volume_db + step, VOLUME_RANGE[0]), VOLUME_RANGE[1])
         self._note(f"volume {self.volume_db:+.0f} dB")
+        if self.volume_db == before:
+            self._say("nothing", None)
+        else:
+            self._say("louder" if step > 0 else "softer", "Louder." if step > 0 else "Softer.")
 
-    def _cut(self, target: float) -> None:
-        """Jump: the old sound fades out as the new fades in, from the next boundary."""
-        self._tail()
+    def _jump(self, target: float, kind: str, words: str) -> None:
+        """Cut to ``target``; with words on, open a moment of bed there to say where we are."""
+        if self.paused:
+            self.paused = False
+            self._note("")
+        else:
+            self._tail()
         self.pos = _sample_at(target)
         self.ramp = (self.pos, FADE)
+        self.deadline = max(self.deadline, self.clock.now())
+        index = step_at(self.session.script, target + 1e-6)
+        self._held = {i for i in self._held if index is None or i < index}  # wait there again
+        if self.confirm is not None and self.confirm.words:
+            said = self.confirm.duration(words) or estimate_seconds(words, 150)
+            self.session.hold(target, said + 0.4)
+        self._say(kind, words)
 
-    def _title_at(self, t: float) -> str:
-        index = step_at(self.session.script, t + 1e-6)
-        return self.session.script.steps[index].title if index is not None else "the end"
+    def _cut(self, target: float) -> None:
+        self._jump(target, "next", "")
+
+    def _say(self, kind: str, words: str | None) -> None:
+        if self.confirm is not None:
+            self.confirm.confirm(kind, words, max(self.deadline, self.clock.now()))
 
     # -- screen
 
@@ -352,8 +507,31 @@ class Player:
             return
         if self.clock.now() > self.message_until:
             self.message = ""
-        self.display.draw(view_at(self.session.script, self.heard_seconds(), self.paused,
-                                  self.volume_db, self.message))  # fmt: skip
+        waiting = ""
+        if self.waiting is not None:
+            waiting = "press space when you are ready"
+        self.display.draw(view_at(
+            self.session.script, self.heard_seconds(), self.paused, self.volume_db,
+            self.message, waiting=waiting, fault=self.fault, warnings=self.warnings,
+        ))  # fmt: skip
+
+
+#: How long a wait holds at most (bed playing); after that the session goes on by itself.
+HOLD = 600.0
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The session is waiting for the giver at ``at`` (session seconds)."""
+
+    at: float
+    before_start: bool
+
+
+def hold_points(script: Script) -> list[tuple[int, float]]:
+    """Where ``wait: true`` steps hold: just before the step's end, after what is said."""
+    return [(i, s.end - 0.01) for i, s in enumerate(script.steps)
+            if getattr(s, "wait", False) and s.end > s.start]  # fmt: skip
 
 
 def _sample_at(t: float) -> int:
@@ -409,29 +587,3 @@ def sentence_starts(text: str, samples: np.ndarray, rate: int) -> list[float]:
         if len(window):
             starts.append((lo + int(np.argmin(window))) / rate)
     return sorted(set(starts))
-
-
-def view_at(script, t: float, paused: bool, volume_db: float, message: str) -> View:  # type: ignore[no-untyped-def]
-    """What the screen shows at ``t`` seconds into ``script``."""
-    index = step_at(script, t)
-    steps = script.steps
-    real = [i for i, s in enumerate(steps) if s.say]
-    if index is None:
-        opening = bool(steps) and t < steps[0].start
-        title = "Introduction" if opening else "Closing"
-        left = (steps[0].start if opening else script.duration) - t
-        instruction, detail, number = "", "", None
-    else:
-        step = steps[index]
-        title, instruction = step.title, step.say
-        pressure = f"{step.pressure} pressure" if step.pressure else None
-        detail = " · ".join(x for x in (step.technique, pressure, step.area) if x)
-        left = step.end - t
-        number = real.index(index) + 1 if index in real else None
-    following = [steps[i].title for i in real if steps[i].start > t]
-    return View(
-        title=title, step_number=number, step_count=len(real), instruction=instruction,
-        detail=detail, step_left=max(0.0, left), elapsed=min(t, script.duration),
-        duration=script.duration, next_title=following[0] if following else None,
-        paused=paused, volume_db=volume_db, message=message,
-    )  # fmt: skip

@@ -54,6 +54,12 @@ class View:
     paused: bool = False
     volume_db: float = 0.0
     message: str = ""
+    side: str | None = None
+    repetition: tuple[int, int] | None = None  # (this one, of how many)
+    said: str = ""  # the reminder or caution said last: what to keep in mind
+    waiting: str = ""  # set while the session holds for a key: what to press
+    fault: str = ""  # what could not be said, if anything
+    warnings: tuple[str, ...] = ()  # printed before the session: kept readable here
 
 
 # --------------------------------------------------------------------------
@@ -134,22 +140,22 @@ def _pixels(text: str) -> list[str]:
     return rows
 
 
-def big_text(text: str) -> list[str] | None:
-    """``text`` as 3 lines of half-block art, or None if it has a character we cannot draw."""
+def big_text(text: str, scale: int = 1) -> list[str] | None:
+    """``text`` as half-block art (3 lines, or 5·scale//2+1 at ``scale``), None if undrawable."""
     safe = _glyph_text(text)
     if safe is None:
         return None
-    pixels = _pixels(safe)
-    rows = [*pixels, "." * len(pixels[0])]
+    pixels = ["".join(c * scale for c in row) for row in _pixels(safe) for _ in range(scale)]
+    rows = pixels + ["." * len(pixels[0])] * (len(pixels) % 2)
     lines = []
     for top, bottom in zip(rows[0::2], rows[1::2], strict=True):
         lines.append("".join(_HALF[(t == "#", b == "#")] for t, b in zip(top, bottom, strict=True)))
     return [line.rstrip() for line in lines]
 
 
-def _big_width(text: str) -> int:
+def _big_width(text: str, scale: int = 1) -> int:
     """Cells ``text`` takes in the big font (call only for drawable text)."""
-    return len(_pixels(_glyph_text(text) or "")[0])
+    return len(_pixels(_glyph_text(text) or "")[0]) * scale
 
 
 def _wrap_big(title: str, width: int, max_lines: int = 2) -> list[str] | None:
@@ -246,7 +252,7 @@ def _truncate_lines(lines: list[str], count: int, width: int) -> list[str]:
 # Styles
 
 _BOLD, _DIM, _INVERSE, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[7m", "\x1b[0m"
-_CYAN, _GREEN, _YELLOW = "\x1b[36m", "\x1b[32m", "\x1b[33m"
+_CYAN, _GREEN, _YELLOW, _RED = "\x1b[36m", "\x1b[32m", "\x1b[33m", "\x1b[31m"
 
 
 def _style(text: str, codes: str, color: bool) -> str:
@@ -259,6 +265,8 @@ def _style(text: str, codes: str, color: bool) -> str:
 
 @dataclass(frozen=True)
 class _Plan:
+    time_scale: int = 2
+    status: bool = True
     spacers: bool = True
     help: bool = True
     big_time: bool = True
@@ -274,6 +282,7 @@ class _Plan:
 
 # In order: the first change is made first, i.e. what matters least goes first.
 _DEGRADE: tuple[dict[str, object], ...] = (
+    {"time_scale": 1},
     {"spacers": False},
     {"help": False},
     {"big_time": False},
@@ -285,6 +294,7 @@ _DEGRADE: tuple[dict[str, object], ...] = (
     {"step": False},
     {"extras": False},
     {"min_instruction": 0},
+    {"status": False},
     {"time": False},
 )
 
@@ -298,11 +308,11 @@ def _plans() -> Iterator[_Plan]:
 
 
 _HELP_VARIANTS = (
-    "space pause · n next · b back · r repeat · +/- 30s · ↑↓ volume · q quit",
-    "space pause · n next · b back · r repeat · +/- 30s · ↑↓ vol · q quit",
-    "spc pause n next b back r repeat +/- 30s ↑↓ vol q quit",
-    "space pause · n next · b back · q quit",
-    "space pause · n next · q quit",
+    "space pause · → next · ← back · N/B step · r repeat · +/- 30s · ↑↓ volume · q quit",
+    "space pause · → next · ← back · r repeat · +/- 30s · ↑↓ vol · q quit",
+    "spc pause → next ← back r repeat +/- 30s ↑↓ vol q quit",
+    "space pause · → next · ← back · q quit",
+    "space pause · → next · q quit",
     "space pause · q quit",
 )
 
@@ -320,8 +330,18 @@ def _title_lines(view: View, width: int, plan: _Plan, color: bool) -> list[str]:
     return [_style(_fit(title, width), _BOLD + _CYAN, color)]
 
 
+def _where(view: View) -> str:
+    """Step, side and repetition in one short phrase: "Step 2 of 5 · LEFT SIDE · 3 of 6"."""
+    parts = [f"Step {view.step_number} of {view.step_count}"] if view.step_number else []
+    if view.side:
+        parts.append(f"{_clean(view.side).upper()} SIDE")
+    if view.repetition:
+        parts.append(f"{view.repetition[0]} of {view.repetition[1]}")
+    return " · ".join(parts)
+
+
 def _step_lines(view: View, width: int, plan: _Plan, color: bool) -> list[str]:
-    step = f"Step {view.step_number} of {view.step_count}" if view.step_number else ""
+    step = _where(view)
     detail = _clean(view.detail) if plan.detail else ""
     step_s = _style(_fit(step, width), _BOLD, color)
     if step and detail and visible_width(f"{step}  ·  {detail}") <= width:
@@ -331,11 +351,16 @@ def _step_lines(view: View, width: int, plan: _Plan, color: bool) -> list[str]:
 
 
 def _time_lines(view: View, width: int, plan: _Plan, color: bool) -> list[str]:
+    if view.waiting:  # holding for the giver: no clock runs down
+        return [_style(_fit(view.waiting.upper(), width).center(width), _INVERSE + _BOLD, color)]
     clock = format_clock(math.ceil(max(0.0, view.step_left)))
-    big = big_text(clock) if plan.big_time else None
-    if big and _big_width(clock) + len("  left") <= width:
-        big[-1] = big[-1].ljust(_big_width(clock)) + _style("  left", _DIM, color)
-        return [_style(big[0], _BOLD, color), _style(big[1], _BOLD, color), big[2]]
+    scale = plan.time_scale if plan.big_time else 0
+    while scale and _big_width(clock, scale) + len("  left") > width:
+        scale -= 1
+    big = big_text(clock, scale) if scale else None
+    if big:
+        big[-1] = big[-1].ljust(_big_width(clock, scale)) + _style("  left", _DIM, color)
+        return [_style(line, _BOLD, color) for line in big[:-1]] + [big[-1]]
     return [_style(_fit(f"{clock} left", width), _BOLD, color)]
 
 
@@ -365,6 +390,10 @@ def _extra_lines(view: View, width: int, color: bool) -> list[str]:
     message = _clean(view.message)
     if message:
         lines.append(_style(_fit(message, width), _YELLOW, color))
+    if view.fault:
+        lines.append(_style(_fit(f"! {_clean(view.fault)}", width), _RED + _BOLD, color))
+    for warning in view.warnings:
+        lines.append(_style(_fit(f"warning: {_clean(warning)}", width), _YELLOW, color))
     return lines
 
 
@@ -381,6 +410,8 @@ def _tail(view: View, width: int, plan: _Plan, color: bool) -> list[str]:
     lines = _time_lines(view, width, plan, color) if plan.time else []
     if plan.progress:
         lines.append(_progress_line(view, width, color))
+    if plan.next and view.said:
+        lines.append(_style(_fit(f"“{_clean(view.said)}”", width), _YELLOW, color))
     if plan.next and view.next_title:
         lines.append(_fit(f"next: {_clean(view.next_title)}", width))
     if view.paused:
@@ -398,6 +429,8 @@ def _compose(view: View, width: int, height: int, plan: _Plan, color: bool) -> l
     if instruction:
         head, tail = head + gap, gap + tail
     bottom = [_help_line(width, color)] if plan.help else []
+    if plan.status:
+        bottom.append(_style(_fit(status_text(view), width), _DIM, color))
     fixed = len(head) + len(tail) + len(bottom)
     if fixed + min(plan.min_instruction, len(instruction)) > height:
         return None
@@ -416,11 +449,69 @@ def render_lines(view: View, width: int, height: int, color: bool = True) -> lis
     width = max(width, 1)
     if height <= 0:
         return []
+    if view.paused:
+        return _paused_frame(view, width, height, color)
     for plan in _plans():
         lines = _compose(view, width, height, plan, color)
         if lines is not None:
             return lines
     return (_title_lines(view, width, replace(plan, big_title=False), color))[:height]
+
+
+def _paused_frame(view: View, width: int, height: int, color: bool) -> list[str]:
+    """PAUSED as large as the terminal allows, centred, with where we are and how to go on."""
+    left = format_clock(math.ceil(max(0.0, view.step_left)))
+    under = [
+        _style(_fit(_clean(view.title), width).center(width), _BOLD, color),
+        _fit(f"{left} left · space to resume", width).center(width),
+    ]
+    status = [_style(_fit(status_text(view), width), _DIM, color)]
+    room = height - len(under) - len(status)
+    scale = 3
+    while scale and (_big_width("PAUSED", scale) > width or 5 * scale // 2 + 1 > room - 1):
+        scale -= 1
+    big = [line.center(width) for line in big_text("PAUSED", scale) or []] if scale else []
+    body = [_style(line, _BOLD + (_YELLOW if color else ""), color) for line in big]
+    body = body or [_paused_line(width, color)]
+    body += ["", *under] if len(body) + 1 + len(under) + len(status) <= height else under
+    top = max(0, (height - len(body) - len(status)) // 2)
+    lines = [""] * top + body
+    lines = lines[: height - len(status)]
+    return lines + [""] * (height - len(lines) - len(status)) + status
+
+
+def status_text(view: View) -> str:
+    """Every fact on the screen in plain words, for screen readers, logs and tests."""
+    parts = ["PAUSED, space to resume"] if view.paused else []
+    where = _where(view).replace(" · ", ", ")
+    title = _clean(view.title)
+    parts.append(f"{where}: {title}" if where else title)
+    if view.paused:
+        pass
+    elif view.waiting:
+        parts.append(f"waiting: {view.waiting}")
+    else:
+        parts.append(f"{format_duration(math.ceil(max(0.0, view.step_left)))} left")
+    if view.said:
+        parts.append(f"said: {_clean(view.said)}")
+    if view.next_title:
+        parts.append(f"next: {_clean(view.next_title)}")
+    if view.fault:
+        parts.append(_clean(view.fault))
+    if view.message and not view.paused:
+        parts.append(_clean(view.message))
+    return ". ".join(p.rstrip(".") for p in parts) + "."
+
+
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+_NIGHT = "\x1b[0;2;31m"  # dim red: readable in a dark room, does not light it up
+
+
+def night(line: str) -> str:
+    """One palette for a dark room: every style becomes dim red, no inverse, no bright."""
+    if not line:
+        return line
+    return _NIGHT + _SGR.sub(_NIGHT, line) + _RESET
 
 
 # --------------------------------------------------------------------------
@@ -439,10 +530,14 @@ class Screen:
     and overwrites lines in place (no clear per frame) so nothing flickers.
     """
 
-    def __init__(self, stream: TextIO | None = None, color: bool | None = None) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, color: bool | None = None, night: bool = False
+    ) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.color = not os.environ.get("NO_COLOR") if color is None else color
+        self.night = night
         self._last: tuple[os.terminal_size, str] | None = None
+        self._title = ""
 
     def __enter__(self) -> Screen:
         self._write(_ENTER)
@@ -459,12 +554,18 @@ class Screen:
     def draw(self, view: View) -> None:
         """Paint ``view``; writes nothing if the frame is what is already on screen."""
         size = shutil.get_terminal_size()
-        lines = render_lines(view, size.columns, size.lines, self.color)
+        lines = render_lines(view, size.columns, size.lines, self.color or self.night)
+        if self.night:
+            lines = [night(line) for line in lines]
         frame = _frame(lines, size.columns, size.lines)
-        if self._last is not None and self._last == (size, frame):
+        title = status_text(view)
+        if self._last is not None and self._last == (size, frame) and title == self._title:
             return
         resized = self._last is not None and self._last[0] != size
         self._last = (size, frame)
+        if title != self._title:  # the whole status, uncut, in the title: screen readers, tmux
+            self._title = title
+            frame = f"\x1b]2;voiceguide: {_clean(title)}\x07" + frame
         self._write((_CLEAR if resized else "") + frame)
 
     def _write(self, text: str) -> None:
@@ -494,8 +595,7 @@ class PlainLog:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream if stream is not None else sys.stdout
-        self._step: tuple[int | None, str] | None = None
-        self._paused = False
+        self._step: tuple[object, ...] | None = None
         self._elapsed = 0.0
 
     def __enter__(self) -> PlainLog:
@@ -510,24 +610,15 @@ class PlainLog:
         return None
 
     def draw(self, view: View) -> None:
-        """Print a line when the step changes or pause toggles; otherwise nothing."""
+        """Print the status line whenever a fact changes (not for the clock ticking down)."""
         self._elapsed = view.elapsed
-        step = (view.step_number, view.title)
-        if step != self._step:
-            self._step = step
-            self.note(f"{_step_label(view)} ({format_duration(round(view.step_left))})")
-        if view.paused != self._paused:
-            self._paused = view.paused
-            self.note("paused" if view.paused else "resumed")
+        facts = (view.step_number, view.title, view.side, view.repetition, view.said,
+                 view.next_title, view.paused, view.waiting, view.fault, view.message)  # fmt: skip
+        if facts != self._step:
+            self._step = facts  # type: ignore[assignment]
+            self.note(status_text(view))
 
     def note(self, text: str) -> None:
         """Print one time-stamped line now, e.g. ``note("quit")``."""
         self.stream.write(f"[{format_clock(self._elapsed)}] {_clean(text)}\n")
         self.stream.flush()
-
-
-def _step_label(view: View) -> str:
-    title = _clean(view.title)
-    if view.step_number is None:
-        return title
-    return f"step {view.step_number}/{view.step_count}: {title}"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,66 +20,227 @@ from voiceguide.routine import load_routine
 from voiceguide.script import Script
 from voiceguide.times import format_clock
 
-_KEYS = "\n".join(f"  {key:<6} {what}" for key, what in KEY_HELP.items())
+_KEYS = "\n".join(f"  {key:<15} {what}" for key, what in KEY_HELP.items())
+#: Options that shape the listener's experience but not the script: kept in resume points too.
+_PLAYER_OPTIONS = ("quiet_keys", "night")
 
 
-@click.command(epilog=f"\b\nKeys (on a terminal; any keyboard or foot pedal that types):\n{_KEYS}")
-@click.argument("routine")
+_EPILOG = (
+    f"\b\nKeys (any keyboard, presenter clicker or foot pedal that types):\n{_KEYS}\n"
+    'Remap keys in the config file\'s [keys] table, e.g. x = "next".'
+)
+
+
+@click.command(epilog=_EPILOG)
+@click.argument("routine", required=False)
 @click.option(
     "--from",
     "from_step",
     metavar="STEP",
     help="Start at a step: its number (1 is the first) or part of its title.",
 )
-@click.option("--resume", is_flag=True, help="Start where the last session was stopped.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Go on where a session stopped, with every option it had; with no ROUTINE, "
+    "the most recent session.",
+)
+@click.option("--quiet-keys", is_flag=True, default=None,
+              help="Confirm key presses with a soft sound only, no words.")  # fmt: skip
+@click.option("--night", is_flag=True, default=None, help="Dim colours for a dark room.")
 @session_options
 @voice_options
 @mix_options
-def play(routine: str, from_step: str | None, resume: bool, **options: Any) -> None:
+@click.pass_context
+def play(ctx: click.Context, routine: str | None, from_step: str | None, resume: bool,
+         **options: Any) -> None:  # fmt: skip
     """Guide a massage live: start it, put the device down, work.
 
     With no keys pressed it runs from the first word to the last and exits.
-    Quitting (q or Ctrl-C) saves the spot for --resume.
+    Every key press is answered by ear. Quitting (q, Ctrl-C, closing the
+    terminal) saves the spot for --resume.
 
     \b
     Examples:
       voiceguide play therapist-ten-step
       voiceguide play lower-back-relax --length 20m --ambience rain
       voiceguide play therapist-ten-step --from 4
-      voiceguide play therapist-ten-step --resume
+      voiceguide play --resume
     """  # fmt: skip
-    from voiceguide import resume as resume_state
-    from voiceguide.keys import KeyReader
-    from voiceguide.live import LiveSession
-    from voiceguide.player import Player, SimpleaudioSink
-    from voiceguide.screen import PlainLog, Screen
+    from voiceguide import resume as points
 
+    if from_step and resume:
+        raise VoiceguideError("give --from or --resume, not both")
+    notes: list[str] = []
+    point = None
+    if resume:
+        given = {k: v for k, v in options.items() if _given(ctx, k)}
+        key = _key(routine) if routine else None
+        point, others = points.latest(key)
+        routine = point.routine
+        options = {**options, **point.options, **given}
+        if others:
+            notes.append(f"{len(others)} other saved session(s); to resume another: "
+                         + "; ".join(points.describe(p) for p in others[:3]))  # fmt: skip
+    elif routine is None:
+        raise click.UsageError("give a ROUTINE to play, or --resume to go on with the last one")
     loaded = load_routine(routine)
     key = loaded.id or str(Path(routine).resolve())
     setup = session_setup(loaded, options)
-    start = _start(setup.script, from_step, resume, key)
+    script, start = setup.script, 0.0
+    resumed = None
+    if point is not None:
+        resumed = points.locate(point, script)
+        start = resumed.position
+        if resumed.note:
+            notes.append(resumed.note)
+    elif from_step:
+        start = find_step(script, from_step).start
+    for note in notes:
+        click.echo(f"voiceguide: {note}", err=True)
+    _play(setup, key, loaded.title, options, start, point, tuple(script.warnings) + tuple(notes))
+
+
+def _play(setup, key: str, title: str, options: dict[str, Any], start: float, point,
+          warnings: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    from voiceguide import resume as points
+    from voiceguide.config import config_path, load_config
+    from voiceguide.confirm import FIXED_PHRASES, Confirmer, step_phrases
+    from voiceguide.keys import KeyReader, bindings
+    from voiceguide.live import LiveSession
+    from voiceguide.player import Outcome, Player, SimpleaudioSink
+    from voiceguide.screen import PlainLog, Screen
+
+    keymap = bindings(load_config().get("keys"), str(config_path()))
+    script = setup.script
+    if point is not None:
+        script = _with_recap(script, start, point, setup.voice.rate)
     sink = SimpleaudioSink()
     sink.probe()
-    session = LiveSession(setup.script, setup.voice, setup.lexicon, setup.settings, start=start)
+    session = LiveSession(script, setup.voice, setup.lexicon, setup.settings, start=start)
     session.start()
-    tty = sys.stdout.isatty()
-    with Screen() if tty else PlainLog() as display, KeyReader() as keys:
-        player = Player(session, sink, clock=_clock(), keys=keys, display=display, start=start)
-        outcome = player.run()
-    if session.error is not None:
-        raise session.error
+    if point is not None and point.extra:
+        session.extend(start, point.extra)
+    confirm = Confirmer(setup.voice, setup.lexicon, words=not options.get("quiet_keys"),
+                        gain=session.mixer.master_gain)  # fmt: skip
+    checklist = tuple(getattr(script, "checklist", ()))
+    confirm.start([*FIXED_PHRASES, *step_phrases(script)])
+    screen = _terminal()
+    display = Screen(night=bool(options.get("night"))) if screen else PlainLog()
+    volume = point.volume_db if point is not None else 0.0
+    previous = _catch_signals()
+    player = None
+    try:
+        with display, KeyReader() as keys:
+            player = Player(session, sink, clock=_clock(), keys=keys, display=display, start=start,
+                            confirm=confirm, bindings=keymap, volume_db=volume)  # fmt: skip
+            player.warnings = warnings
+            if checklist and start == 0.0:
+                player.start_with_checklist(_checklist_words(checklist))
+            outcome = player.run()
+    except _Stopped as stop:
+        outcome = Outcome(position=start, finished=False, signal=stop.signum)
+    finally:
+        _restore_signals(previous)
+        confirm.stop()
+    saved_options = dict(options)
     if outcome.finished:
-        click.echo("voiceguide: session complete", err=True)
+        points.clear(key, saved_options)
+        _say("voiceguide: session complete")
         return
-    point = resume_state.save(key, session.script, outcome.position)
-    where = f"{point.step_title} ({format_clock(outcome.position)})" if point.step_title else (
-        format_clock(outcome.position))  # fmt: skip
+    volume = player.volume_db if player else volume
+    saved = points.make_point(key, title, saved_options, session.script, outcome.position,
+                              session.extensions(), volume)  # fmt: skip
+    points.save(saved)
+    where = f"{saved.where()} ({format_clock(outcome.position)})"
+    again = "voiceguide play --resume"
     if outcome.error is not None:
-        raise VoiceguideError(
-            f"{outcome.error}; stopped at {where}. Resume with: voiceguide play {routine} --resume"
-        )
-    click.echo(f"voiceguide: stopped at {where}; resume with: voiceguide play {routine} --resume",
-               err=True)  # fmt: skip
+        raise VoiceguideError(f"{outcome.error}; stopped at {where}. Resume with: {again}")
+    if outcome.signal is not None:
+        name = signal.Signals(outcome.signal).name
+        _say(f"voiceguide: stopped by {name} at {where}; resume with: {again}")
+        sys.exit(128 + outcome.signal)
+    _say(f"voiceguide: stopped at {where}; resume with: {again}")
+
+
+def _say(line: str) -> None:
+    """A last line on stderr; after a hang-up there is nowhere to write, and that is fine."""
+    with contextlib.suppress(OSError, ValueError):
+        click.echo(line, err=True)
+
+
+def _terminal() -> bool:
+    """A full screen only on a real terminal that understands escape codes."""
+    return sys.stdout.isatty() and os.environ.get("TERM", "") not in ("", "dumb")
+
+
+def _checklist_words(items: tuple[str, ...]) -> str:
+    said = " ".join(item.rstrip(".") + "." for item in items)
+    return f"Before we start. {said} Press space when you are ready."
+
+
+def _with_recap(script: Script, start: float, point, wpm: float) -> Script:  # type: ignore[no-untyped-def]
+    """A spoken recap where the session resumes: where we are, then the instruction."""
+    from voiceguide import edits
+    from voiceguide.compiler import MIN_GAP
+    from voiceguide.narration import estimate_seconds
+    from voiceguide.script import Cue
+
+    index = edits.step_at(script, start)
+    if index is None:
+        return script
+    step = script.steps[index]
+    side = point.side if point.side in step.sides else None
+    where = f"{step.title}, {side} side" if side else step.title
+    text = f"Resuming: {where}. {step.say}".strip()
+    length = estimate_seconds(text, wpm)
+    opened = edits.insert_time(script, start, length + 3 * MIN_GAP)
+    recap = Cue(at=start + MIN_GAP, text=text, kind="intro", step=None, length=length)
+    cues = tuple(sorted((*opened.cues, recap), key=lambda c: c.at))
+    return replace(opened, cues=cues)
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop as a quit does (fade, save the spot, restore the terminal)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.signal = signum
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    if signum == signal.SIGHUP:  # the terminal is gone: later writes must not fail loudly
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+    raise _Stopped(signum)
+
+
+def _catch_signals() -> dict[int, Any]:
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        previous[sig] = signal.signal(sig, _on_signal)
+    return previous
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def _key(routine: str) -> str:
+    """How resume points name a routine: a built-in id, or the file's absolute path."""
+    path = Path(routine)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return str(path.resolve())
+    return routine
 
 
 def _clock():  # type: ignore[no-untyped-def]
@@ -84,21 +248,6 @@ def _clock():  # type: ignore[no-untyped-def]
     from voiceguide.player import RealClock, VirtualClock
 
     return VirtualClock() if os.environ.get("VOICEGUIDE_PLAY_CLOCK") == "virtual" else RealClock()
-
-
-def _start(script: Script, from_step: str | None, resume: bool, key: str) -> float:
-    from voiceguide import resume as resume_state
-
-    if from_step and resume:
-        raise VoiceguideError("give --from or --resume, not both")
-    if resume:
-        point = resume_state.load()
-        if point is None or point.routine != key:
-            raise VoiceguideError(f"nothing to resume for {key}; start without --resume")
-        return resume_state.position(point, script)
-    if from_step:
-        return find_step(script, from_step).start
-    return 0.0
 
 
 def find_step(script: Script, query: str):  # type: ignore[no-untyped-def]
