@@ -98,6 +98,7 @@ class Confirmer:
         self._asked: tuple[str, int] | None = None  # the words waited for, and since when
         self._rendered = 0  # output sample up to which blocks were made
         self.error: VoiceguideError | None = None
+        self.warm = threading.Event()  # set once the phrases asked for at start are made
         self._thread: threading.Thread | None = None
         self.said: list[tuple[int, str]] = []  # (output sample, words): for tests and the log
 
@@ -107,7 +108,7 @@ class Confirmer:
         """Start the speaker and make ``phrases`` ahead (when words are on)."""
         if not self.words:
             return
-        for text in dict.fromkeys(phrases):
+        for text in dict.fromkeys(p for p in phrases if p):
             self._wanted.put((text, None))
         self._thread = threading.Thread(target=self._speak, name="confirm", daemon=True)
         self._thread.start()
@@ -135,8 +136,12 @@ class Confirmer:
                         self._clips[text] = np.asarray(samples, np.float32)
                     if at is not None:
                         self._place(text, at)
+                    if self._wanted.empty():
+                        self.warm.set()
         except VoiceguideError as err:  # no speaker at all: earcons only
             self.error = err
+        finally:
+            self.warm.set()
 
     def _next_wanted(self) -> tuple[str, int | None]:
         """Asked-for words jump the queue of phrases being made ahead."""
@@ -283,4 +288,5 @@ FIXED_PHRASES = (
     "Softer.",
     "That was the last step.",
     "Go on.",
+    "Press space when you are ready.",
 )

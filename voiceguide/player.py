@@ -30,14 +30,13 @@ import numpy as np
 
 from voiceguide.confirm import Confirmer, back_words, next_words, where_words
 from voiceguide.device import quiet_stderr
-from voiceguide.edits import step_at
 from voiceguide.errors import AudioError
 from voiceguide.export import to_pcm16
 from voiceguide.keys import ACTIONS, DEFAULT_BINDINGS
 from voiceguide.live import LiveSession
 from voiceguide.mixer import RATE
 from voiceguide.narration import estimate_seconds
-from voiceguide.navigation import back_target, next_target, view_at
+from voiceguide.navigation import Segment, back_target, next_target, view_at
 from voiceguide.screen import View
 from voiceguide.script import Script
 
@@ -429,9 +428,7 @@ class Player:
         if target is None:
             self._say("nothing", "That was the last step.")
             return
-        title = self.session.script.steps[target.step].title
-        self._jump(target.start, "next", next_words(title, target.side))
-        self._note(f"skipped to: {where_words(title, target.side)}")
+        self._jump(target, "next", next_words)
 
     def next_step(self) -> None:
         self.next(whole_steps=True)
@@ -441,9 +438,7 @@ class Player:
         if target is None:
             self._say("nothing", None)
             return
-        title = self.session.script.steps[target.step].title
-        self._jump(target.start, "back", back_words(title, target.side))
-        self._note(f"back to: {where_words(title, target.side)}")
+        self._jump(target, "back", back_words)
 
     def repeat(self) -> None:
         again = self.session.repeat(self.heard_seconds())
@@ -472,25 +467,31 @@ class Player:
         else:
             self._say("louder" if step > 0 else "softer", "Louder." if step > 0 else "Softer.")
 
-    def _jump(self, target: float, kind: str, words: str) -> None:
-        """Cut to ``target``; with words on, open a moment of bed there to say where we are."""
+    def _jump(self, target: Segment, kind: str, wording: Callable[[str, str | None], str]) -> None:
+        """Cut to ``target``, the old sound fading out as the new fades in.
+
+        Landing on a step, a moment of bed is opened there for the words
+        ("Next: kneading, left side."); landing on a later side, the
+        session's own side line says it at once, so only the earcon sounds.
+        """
+        title = self.session.script.steps[target.step].title
+        self._note(f"{'skipped to' if kind == 'next' else 'back to'}: "
+                   f"{where_words(title, target.side)}")  # fmt: skip
         if self.paused:
             self.paused = False
-            self._note("")
         else:
             self._tail()
-        self.pos = _sample_at(target)
+        self.pos = _sample_at(target.start)
         self.ramp = (self.pos, FADE)
         self.deadline = max(self.deadline, self.clock.now())
-        index = step_at(self.session.script, target + 1e-6)
-        self._held = {i for i in self._held if index is None or i < index}  # wait there again
-        if self.confirm is not None and self.confirm.words:
-            said = self.confirm.duration(words) or estimate_seconds(words, 150)
-            self.session.hold(target, said + 0.4)
+        self._held = {i for i in self._held if i < target.step}  # its wait holds again
+        words = None
+        if target.start == self.session.script.steps[target.step].start:
+            words = wording(title, target.side)
+            if self.confirm is not None and self.confirm.words:
+                said = self.confirm.duration(words) or estimate_seconds(words, 150)
+                self.session.hold(target.start, said + 0.4)
         self._say(kind, words)
-
-    def _cut(self, target: float) -> None:
-        self._jump(target, "next", "")
 
     def _say(self, kind: str, words: str | None) -> None:
         if self.confirm is not None:

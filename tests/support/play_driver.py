@@ -9,15 +9,20 @@ from __future__ import annotations
 import faulthandler
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 
 from voiceguide.compiler import Options, compile
+from voiceguide.confirm import FIXED_PHRASES, Confirmer, step_phrases
 from voiceguide.live import LiveSession
-from voiceguide.player import Player, SimpleaudioSink, VirtualClock
+from voiceguide.navigation import segment_at
+from voiceguide.player import Played, Player, SimpleaudioSink, VirtualClock
 from voiceguide.routine import loads
 from voiceguide.speech import VoiceSettings
+
+
+CHECKLIST = "Before we start. Press space when you are ready."
 
 
 class ScriptedKeys:
@@ -38,23 +43,44 @@ def main() -> None:
     with open(sys.argv[1]) as f:
         config = json.load(f)
     script = compile(loads(config["routine"]), Options(**config.get("options", {})))
+    waits = set(config.get("wait_steps", []))
+    steps = tuple(replace(s, wait=i in waits) for i, s in enumerate(script.steps))
+    script = replace(script, steps=steps, checklist=tuple(config.get("checklist", ())))
     session = LiveSession(script, VoiceSettings())
     session.start()
     if config.get("wait_for_speech", True):
         session.done.wait()
+    confirm = None
+    if config.get("confirm"):
+        confirm = Confirmer(VoiceSettings(), gain=session.mixer.master_gain)
+        confirm.start([CHECKLIST, *FIXED_PHRASES, *step_phrases(script)])
+        confirm.warm.wait(60)
     clock = VirtualClock()
     played = []
+
+    def on_block(block: Played) -> None:  # where each block was, by the script of that moment
+        segment = segment_at(session.script, block.position / 44100)
+        side = segment.side if segment else None
+        played.append({**asdict(block), "step": segment.step if segment else None, "side": side})
+
     player = Player(session, SimpleaudioSink(), clock=clock,
                     keys=ScriptedKeys(clock, [tuple(e) for e in config.get("keys", [])]),
-                    start=config.get("start", 0.0), on_block=played.append)  # fmt: skip
+                    start=config.get("start", 0.0), on_block=on_block,
+                    confirm=confirm)  # fmt: skip
+    if script.checklist:
+        player.start_with_checklist(CHECKLIST)
     outcome = player.run()
+    if confirm is not None:
+        confirm.stop()
     result = {
-        "played": [asdict(p) for p in played],
+        "played": played,
         "finished": outcome.finished,
         "position": outcome.position,
         "error": str(outcome.error) if outcome.error else None,
         "script": session.script.to_dict(),
         "gain": session.mixer.master_gain,
+        "said": [[at / 44100, text] for at, text in confirm.said] if confirm else [],
+        "failed": session.failed,
     }
     with open(sys.argv[2], "w") as f:
         json.dump(result, f)

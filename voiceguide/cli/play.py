@@ -124,7 +124,8 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
     confirm = Confirmer(setup.voice, setup.lexicon, words=not options.get("quiet_keys"),
                         gain=session.mixer.master_gain)  # fmt: skip
     checklist = tuple(getattr(script, "checklist", ()))
-    confirm.start([*FIXED_PHRASES, *step_phrases(script)])
+    words = _checklist_words(checklist) if checklist and start == 0.0 else ""
+    confirm.start([words, *FIXED_PHRASES, *step_phrases(script)])
     screen = _terminal()
     display = Screen(night=bool(options.get("night"))) if screen else PlainLog()
     volume = point.volume_db if point is not None else 0.0
@@ -135,8 +136,8 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
             player = Player(session, sink, clock=_clock(), keys=keys, display=display, start=start,
                             confirm=confirm, bindings=keymap, volume_db=volume)  # fmt: skip
             player.warnings = warnings
-            if checklist and start == 0.0:
-                player.start_with_checklist(_checklist_words(checklist))
+            if words:
+                player.start_with_checklist(words)
             outcome = player.run()
     except _Stopped as stop:
         outcome = Outcome(position=start, finished=False, signal=stop.signum)
