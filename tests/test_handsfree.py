@@ -15,29 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from support.alsa import alsa_home
+from support.routines import TWO_SIDED
 
 from voiceguide.confirm import earcon
 from voiceguide.player import BLOCK, LEAD, RATE
 
 DRIVER = Path(__file__).parent / "support" / "play_driver.py"
-
-TWO_SIDED = """
-voiceguide: 1
-title: Two sides
-steps:
-  - title: Warm up
-    say: Spread the oil.
-    duration: 12s
-  - title: Kneading
-    say: Knead the shoulder muscle.
-    sides: [left, right]
-    reps: 3
-    per_rep: 5s
-    count: true
-  - title: Circles
-    say: Make slow circles.
-    duration: 12s
-"""
 
 
 def run(tmp: Path, routine: str, **config) -> tuple[dict, np.ndarray]:  # type: ignore[no-untyped-def]
@@ -51,7 +34,8 @@ def run(tmp: Path, routine: str, **config) -> tuple[dict, np.ndarray]:  # type: 
     streams = [np.fromfile(f, dtype="<i2").reshape(-1, 2) / 32767.0 for f in files]
     played = result["played"]
     assert len(streams) == len(played)
-    out = np.zeros((max(round(p["deadline"] * RATE) + len(s) for p, s in zip(played, streams, strict=True)), 2))  # fmt: skip
+    pairs = list(zip(played, streams, strict=True))
+    out = np.zeros((max(round(p["deadline"] * RATE) + len(s) for p, s in pairs), 2))
     for p, s in zip(played, streams, strict=True):
         at = round(p["deadline"] * RATE)
         out[at : at + len(s)] += s

@@ -39,7 +39,10 @@ def segments(script: Script) -> list[Segment]:
             (c.at, c.side) for c in script.cues if c.step == index and c.kind == "side"
         )
         first = step.sides[0] if step.sides else None
-        starts = [(step.start, first), *((at, side) for at, side in switches if at > step.start)]
+        starts = [(step.start, first)]
+        for at, side in switches:
+            if at > step.start and side != starts[-1][1]:  # a recap names the side it is on
+                starts.append((at, side))
         for k, (start, side) in enumerate(starts):
             end = starts[k + 1][0] if k + 1 < len(starts) else step.end
             out.append(Segment(index, side, start, end))

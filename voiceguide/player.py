@@ -36,7 +36,7 @@ from voiceguide.keys import ACTIONS, DEFAULT_BINDINGS
 from voiceguide.live import LiveSession
 from voiceguide.mixer import RATE
 from voiceguide.narration import estimate_seconds
-from voiceguide.navigation import Segment, back_target, next_target, view_at
+from voiceguide.navigation import Segment, back_target, next_target, segment_at, view_at
 from voiceguide.screen import View
 from voiceguide.script import Script
 
@@ -417,7 +417,10 @@ class Player:
             self._say("pause", "Paused.")
             return
         self.paused = False
-        self.pos = round(_sentence_start(self.session, self.pos / RATE) * RATE)
+        t = self.pos / RATE
+        here = segment_at(self.session.script, t)
+        again = _sentence_start(self.session, t)  # never back across a side switch
+        self.pos = round(max(again, here.start if here else again) * RATE)
         self.ramp = (self.pos, FADE)
         self.deadline = max(self.deadline, self.clock.now())
         self._note("")

@@ -569,8 +569,12 @@ class Screen:
         self._write((_CLEAR if resized else "") + frame)
 
     def _write(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
+        """Write now; a terminal that was closed (EIO after a hang-up) is not an error."""
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _frame(lines: list[str], width: int, height: int) -> str:
@@ -620,5 +624,8 @@ class PlainLog:
 
     def note(self, text: str) -> None:
         """Print one time-stamped line now, e.g. ``note("quit")``."""
-        self.stream.write(f"[{format_clock(self._elapsed)}] {_clean(text)}\n")
-        self.stream.flush()
+        try:
+            self.stream.write(f"[{format_clock(self._elapsed)}] {_clean(text)}\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe or terminal: the session goes on, unlogged

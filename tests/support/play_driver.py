@@ -21,7 +21,6 @@ from voiceguide.player import Played, Player, SimpleaudioSink, VirtualClock
 from voiceguide.routine import loads
 from voiceguide.speech import VoiceSettings
 
-
 CHECKLIST = "Before we start. Press space when you are ready."
 
 

@@ -18,3 +18,22 @@ steps:
     duration: 20s
 outro: Rest your hands, then lift them away.
 """
+
+#: A step worked on both sides, counted: for next/back by side and the screen.
+TWO_SIDED = """
+voiceguide: 1
+title: Two sides
+steps:
+  - title: Warm up
+    say: Spread the oil.
+    duration: 12s
+  - title: Kneading
+    say: Knead the shoulder muscle.
+    sides: [left, right]
+    reps: 3
+    per_rep: 5s
+    count: true
+  - title: Circles
+    say: Make slow circles.
+    duration: 12s
+"""

@@ -195,8 +195,10 @@ def _with_recap(script: Script, start: float, point, wpm: float) -> Script:  # t
     where = f"{step.title}, {side} side" if side else step.title
     text = f"Resuming: {where}. {step.say}".strip()
     length = estimate_seconds(text, wpm)
-    opened = edits.insert_time(script, start, length + 3 * MIN_GAP)
-    recap = Cue(at=start + MIN_GAP, text=text, kind="intro", step=None, length=length)
+    opened = edits.insert_time(script, start, length + 2 * MIN_GAP)
+    later_side = side is not None and side != step.sides[0]
+    recap = Cue(at=start, text=text, kind="side" if later_side else "intro",
+                step=index if later_side else None, length=length, side=side)  # fmt: skip
     cues = tuple(sorted((*opened.cues, recap), key=lambda c: c.at))
     return replace(opened, cues=cues)
 
@@ -211,11 +213,6 @@ class _Stopped(KeyboardInterrupt):
 
 
 def _on_signal(signum: int, frame: object) -> None:
-    if signum == signal.SIGHUP:  # the terminal is gone: later writes must not fail loudly
-        with contextlib.suppress(OSError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
     raise _Stopped(signum)
 
 
