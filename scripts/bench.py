@@ -4,6 +4,7 @@
     .venv/bin/python scripts/bench.py --quick    # shorter sessions, a sanity check
     .venv/bin/python scripts/bench.py --pacing   # how the built-in sessions pace (no audio)
     .venv/bin/python scripts/bench.py --serve    # only `voiceguide serve` (about a minute)
+    .venv/bin/python scripts/bench.py --key-latency  # key press to earcon and words, live
 
 A benchmark, not a test: it prints numbers; the docs say what they should be.
 Every render runs as its own process (the real `voiceguide` command), so
@@ -226,6 +227,67 @@ def real_time_jitter(seconds: int, env: dict[str, str]) -> dict[str, float]:
             "p99_ms": float(np.percentile(late, 99)), "max_ms": float(late.max())}  # fmt: skip
 
 
+def key_to_sound(presses: int, env: dict[str, str]) -> dict[str, float]:
+    """From a key press to its earcon and its words, on the real clock into ALSA.
+
+    A thread presses "louder"/"softer" through Player.command at random moments
+    (as a key or a voice command would); the earcon's start is the deadline of
+    the first block it is mixed into, the words' start where they were placed.
+    Device latency (the sound card's own buffer) comes on top and is not
+    measurable through the file plugin.
+    """
+    home = Path(tempfile.mkdtemp())
+    (home / ".asoundrc").write_text(
+        'pcm.!default { type file; slave.pcm "null"; file "/dev/null"; format "raw" }\n'
+    )
+    code = (
+        "import json, random, threading, time\n"
+        "from voiceguide.routine import load_routine\n"
+        "from voiceguide.compiler import compile, Options\n"
+        "from voiceguide.confirm import Confirmer, FIXED_PHRASES\n"
+        "from voiceguide.live import LiveSession\n"
+        "from voiceguide.player import Player, SimpleaudioSink, RealClock\n"
+        "from voiceguide.speech import VoiceSettings\n"
+        f"s = compile(load_routine('{ROUTINE}'), Options())\n"
+        "sess = LiveSession(s, VoiceSettings()); sess.start(); sess.done.wait()\n"
+        "class Timed(Confirmer):\n"
+        "    blips = []\n"
+        "    def render(self, at, n, fi, fo):\n"
+        "        new = [x.start for x in self._sounds if x.first_block is None and not x.words\n"
+        "               and x.start < round(at * 44100) + n]\n"
+        "        self.blips += [max(at, b / 44100) for b in new]\n"
+        "        return super().render(at, n, fi, fo)\n"
+        "c = Timed(VoiceSettings(), gain=sess.mixer.master_gain); c.start(FIXED_PHRASES)\n"
+        "c.warm.wait(60)\n"
+        "player = Player(sess, SimpleaudioSink(), clock=RealClock(), confirm=c)\n"
+        "pressed = []\n"
+        "def press():\n"
+        "    rng = random.Random(1)\n"
+        f"    for k in range({presses}):\n"
+        "        time.sleep(rng.uniform(0.6, 1.2))\n"
+        "        pressed.append(time.monotonic())\n"
+        "        player.command('louder' if k % 2 == 0 else 'softer')\n"
+        "    time.sleep(1.5); player.command('stop')\n"
+        "threading.Thread(target=press, daemon=True).start()\n"
+        "player.run(); c.stop()\n"
+        "words = [at / 44100 for at, _ in c.said]\n"
+        "print(json.dumps({'pressed': pressed, 'blips': c.blips, 'words': words}))\n"
+    )
+    out = subprocess.run([PY, "-c", code], env={**env, "HOME": str(home)}, check=True,
+                         capture_output=True, text=True)  # fmt: skip
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    shutil.rmtree(home, ignore_errors=True)
+
+    def after(times: list[float]) -> np.ndarray:
+        return np.array([min(t for t in times if t >= p) - p for p in data["pressed"]]) * 1000
+
+    blips, words = after(data["blips"]), after(data["words"])
+    return {"presses": len(blips), "earcon_median_ms": round(float(np.median(blips)), 1),
+            "earcon_max_ms": round(float(blips.max()), 1),
+            "words_median_ms": round(float(np.median(words)), 1),
+            "words_max_ms": round(float(words.max()), 1)}  # fmt: skip
+
+
 def estimate_accuracy(env: dict[str, str]) -> dict[str, dict[str, float]]:
     """The compiler's speech-length estimate against real clips of every built-in line."""
     code = (
@@ -392,6 +454,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short sessions: a sanity check")
     parser.add_argument("--pacing", action="store_true", help="only the pacing table (seconds)")
     parser.add_argument("--serve", action="store_true", help="only the `serve` benchmark")
+    parser.add_argument("--key-latency", action="store_true",
+                        help="only the key-press-to-sound latency of live play")  # fmt: skip
     args = parser.parse_args()
     if args.pacing:
         print(pacing_table())
@@ -403,6 +467,10 @@ def main() -> None:
             print(json.dumps(serve_bench(env, work), indent=2))
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        return
+    if args.key_latency:
+        env = {**os.environ, "PYTHONMALLOC": "malloc"}
+        print(json.dumps(key_to_sound(40, env), indent=2))
         return
     main_minutes = 10 if args.quick else 60
     memory_minutes = [10, 30] if args.quick else [10, 30, 60, 90]
@@ -448,6 +516,8 @@ def main() -> None:
         print(json.dumps(report["block_joins"]), flush=True)
         report["real_time_jitter"] = real_time_jitter(20 if args.quick else 60, play_env)
         print(json.dumps(report["real_time_jitter"]), flush=True)
+        report["key_to_sound"] = key_to_sound(20 if args.quick else 40, play_env)
+        print(json.dumps(report["key_to_sound"]), flush=True)
         report["estimate"] = estimate_accuracy(env)
         print(json.dumps(report["estimate"]), flush=True)
     finally:

@@ -211,6 +211,7 @@ class Player:
         self._held: set[int] = set()  # wait steps already waited at (until gone back to)
         self.fault = ""  # what could not be said, shown until the step changes
         self.warnings: tuple[str, ...] = ()
+        self.checklist: tuple[str, ...] = ()  # shown while waiting before the start
 
     # -- the loop
 
@@ -347,9 +348,10 @@ class Player:
                 self.waiting = Hold(at=at, before_start=False)
                 self._say("ready", "Press space when you are ready.")
 
-    def start_with_checklist(self, words: str) -> None:
+    def start_with_checklist(self, words: str, items: tuple[str, ...] = ()) -> None:
         """Hold before the first word: the checklist is shown and said, then wait for a key."""
         self.waiting = Hold(at=self.pos / RATE, before_start=True)
+        self.checklist = items
         if self.confirm is not None:
             self.confirm.confirm("ready", words, self.clock.now())
 
@@ -514,6 +516,13 @@ class Player:
         waiting = ""
         if self.waiting is not None:
             waiting = "press space when you are ready"
+        if self.waiting is not None and self.waiting.before_start and self.checklist:
+            self.display.draw(View(
+                title="Before you start", step_number=None, step_count=0,
+                instruction="  ·  ".join(self.checklist), waiting=waiting,
+                duration=self.session.script.duration, warnings=self.warnings,
+            ))  # fmt: skip
+            return
         self.display.draw(view_at(
             self.session.script, self.heard_seconds(), self.paused, self.volume_db,
             self.message, waiting=waiting, fault=self.fault, warnings=self.warnings,

@@ -489,6 +489,8 @@ def status_text(view: View) -> str:
     if view.paused:
         pass
     elif view.waiting:
+        if view.step_number is None and view.instruction:  # the checklist before the start
+            parts.append(_clean(view.instruction))
         parts.append(f"waiting: {view.waiting}")
     else:
         parts.append(f"{format_duration(math.ceil(max(0.0, view.step_left)))} left")

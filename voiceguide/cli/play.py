@@ -137,7 +137,7 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
                             confirm=confirm, bindings=keymap, volume_db=volume)  # fmt: skip
             player.warnings = warnings
             if words:
-                player.start_with_checklist(words)
+                player.start_with_checklist(words, checklist)
             outcome = player.run()
     except _Stopped as stop:
         outcome = Outcome(position=start, finished=False, signal=stop.signum)
