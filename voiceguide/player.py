@@ -23,7 +23,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -345,12 +345,12 @@ class Player:
             if t0 <= at < t1 and index not in self._held:
                 self._held.add(index)
                 self.session.hold(at, HOLD)
-                self.waiting = Hold(at=at, before_start=False)
+                self.waiting = Hold(at=at, before_start=False, step=index)
                 self._say("ready", "Press space when you are ready.")
 
     def start_with_checklist(self, words: str, items: tuple[str, ...] = ()) -> None:
         """Hold before the first word: the checklist is shown and said, then wait for a key."""
-        self.waiting = Hold(at=self.pos / RATE, before_start=True)
+        self.waiting = Hold(at=self.pos / RATE, before_start=True, step=-1)
         self.checklist = items
         if self.confirm is not None:
             self.confirm.confirm("ready", words, self.clock.now())
@@ -365,7 +365,10 @@ class Player:
             self._say("resume", None)
             return True
         t = self.pos / RATE
-        left = hold.at + HOLD - t
+        keep = 0.3  # a breath of bed before the next step; room for "Go on." when words are on
+        if self.confirm is not None and self.confirm.words:
+            keep += (self.confirm.duration("Go on.") or 0.6) + 0.4
+        left = self.session.script.steps[hold.step].end - t - keep  # the hold, the step's rest
         if left > 0:
             self.session.release(t, left)
         self._say("resume", "Go on.")
@@ -529,6 +532,8 @@ class Player:
         ))  # fmt: skip
 
 
+#: A wait step holds this long after its words end.
+HOLD_AFTER = 0.8
 #: How long a wait holds at most (bed playing); after that the session goes on by itself.
 HOLD = 600.0
 
@@ -539,12 +544,24 @@ class Hold:
 
     at: float
     before_start: bool
+    step: int  # the wait step's index (-1 before the start)
 
 
 def hold_points(script: Script) -> list[tuple[int, float]]:
-    """Where ``wait: true`` steps hold: just before the step's end, after what is said."""
-    return [(i, s.end - 0.01) for i, s in enumerate(script.steps)
-            if getattr(s, "wait", False) and s.end > s.start]  # fmt: skip
+    """Where ``wait: true`` steps hold: a moment after the step's own words, inside the step."""
+    points = []
+    for index, step in enumerate(script.steps):
+        if not step.wait or step.end <= step.start:
+            continue
+        said = [c.end for c in script.cues if c.step == index and c.kind != "wait"]
+        points.append((index, min(max(said, default=step.start) + HOLD_AFTER, step.end - 0.01)))
+    return points
+
+
+def for_live(script: Script) -> Script:
+    """A script as live play uses it: a file's "the guide goes on at the chime" line for a
+    wait step is not said, since live play holds for a key instead."""
+    return replace(script, cues=tuple(c for c in script.cues if c.kind != "wait"))
 
 
 def _sample_at(t: float) -> int:

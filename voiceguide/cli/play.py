@@ -108,11 +108,11 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
     from voiceguide.confirm import FIXED_PHRASES, Confirmer, step_phrases
     from voiceguide.keys import KeyReader, bindings
     from voiceguide.live import LiveSession
-    from voiceguide.player import Outcome, Player, SimpleaudioSink
+    from voiceguide.player import Outcome, Player, SimpleaudioSink, for_live
     from voiceguide.screen import PlainLog, Screen
 
     keymap = bindings(load_config().get("keys"), str(config_path()))
-    script = setup.script
+    script = for_live(setup.script)
     if point is not None:
         script = _with_recap(script, start, point, setup.voice.rate)
     sink = SimpleaudioSink()
