@@ -83,7 +83,11 @@ def test_every_press_is_answered_by_ear_within_a_quarter_second(clicker) -> None
     for press, kind in [(5.0, "next"), (10.0, "next"), (11.5, "back"), (24.0, "pause")]:
         block = first_block_after(result, press)
         assert block["deadline"] - press <= 0.25
-        assert 0.7 < earcon_at(audio, block["deadline"], kind) < 1.3, press
+        # projected onto the earcon's own waveform: 1 when it is there at full strength; the
+        # session playing under it (a side line, the bed) moves that by up to about 0.35
+        assert 0.5 < earcon_at(audio, block["deadline"], kind) < 1.5, press
+    for quiet in (3.0, 8.0, 15.0):  # no press there: no earcon
+        assert abs(earcon_at(audio, quiet, "next")) < 0.35
     said = result["said"]
 
     def words_after(t: float) -> tuple[float, str]:
