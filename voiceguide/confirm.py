@@ -99,6 +99,7 @@ class Confirmer:
         self._rendered = 0  # output sample up to which blocks were made
         self.error: VoiceguideError | None = None
         self.warm = threading.Event()  # set once the phrases asked for at start are made
+        self._stopping = False
         self._thread: threading.Thread | None = None
         self.said: list[tuple[int, str]] = []  # (output sample, words): for tests and the log
 
@@ -114,9 +115,11 @@ class Confirmer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop making words; phrases still queued are dropped (the thread is a daemon)."""
         if self._thread is not None:
+            self._stopping = True
             self._wanted.put(("", None))
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=0.3)
             self._thread = None
 
     def _speak(self) -> None:
@@ -124,7 +127,7 @@ class Confirmer:
             with self._factory() as speaker:
                 while True:
                     text, at = self._next_wanted()
-                    if not text:
+                    if not text or self._stopping:
                         return
                     if text not in self._clips:
                         try:

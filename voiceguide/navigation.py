@@ -95,8 +95,9 @@ def repetition(script: Script, t: float) -> tuple[int, int] | None:
         return None
     mine = [c for c in script.cues if c.step == index and segment.start <= c.at < segment.end]
     counts = [c for c in mine if c.kind == "count"]
-    if counts:
-        return 1 + sum(c.at <= t for c in counts), total
+    if counts:  # counted from "one" or from "two": the uncounted ones come first
+        done = sum(c.at <= t for c in counts) + total - len(counts)
+        return min(total, max(1, done)), total
     talk = [c.end for c in mine if c.kind in ("instruction", "caution", "side")]
     work_start = max(talk, default=segment.start)
     per = (segment.end - work_start) / total if total else 0.0

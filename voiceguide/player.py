@@ -279,6 +279,7 @@ class Player:
         t = self.pos / RATE
         if not self.session.ready(t + 2 * n / RATE):
             self.session.hold(t, BLOCK / RATE)  # speech is late: the bed plays on meanwhile
+            time.sleep(0.002)  # and the speech thread gets the GIL (a virtual clock never sleeps)
         self._hold_for_waits(t, t + n / RATE)
         block = self._mix(self.pos, n)
         self._overlay(block)
