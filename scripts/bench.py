@@ -5,6 +5,7 @@
     .venv/bin/python scripts/bench.py --pacing   # how the built-in sessions pace (no audio)
     .venv/bin/python scripts/bench.py --serve    # only `voiceguide serve` (about a minute)
     .venv/bin/python scripts/bench.py --key-latency  # key press to earcon and words, live
+    .venv/bin/python scripts/bench.py --tick     # the --tempo tick against each bed
 
 A benchmark, not a test: it prints numbers; the docs say what they should be.
 Every render runs as its own process (the real `voiceguide` command), so
@@ -449,6 +450,32 @@ def serve_bench(env: dict[str, str], work: Path, trials: int = 5) -> dict[str, o
     return result
 
 
+def tick_level() -> str:
+    """The --tempo tick against the bed it plays under: its peak over the bed's RMS and
+    peak in the second around it (lower-back-relax at 15 minutes, median of 11 ticks)."""
+    sys.path.insert(0, str(ROOT))
+    from voiceguide.compiler import Options, compile
+    from voiceguide.render import prepare
+    from voiceguide.routine import load_builtin
+    from voiceguide.speech import VoiceSettings
+
+    rate = 44100
+    lines = ["| bed | tick peak over bed RMS | tick peak over bed peak |", "| --- | --- | --- |"]
+    for bed in ("river", "rain", "ocean", "music-pad", "music-bells"):
+        options = Options(length=15 * 60, tempo=True, ambience=bed)
+        mixer, _ = prepare(compile(load_builtin("lower-back-relax"), options), VoiceSettings())
+        rms, peak = [], []
+        for t in mixer.script.ticks[5:60:5]:
+            a = int(t * rate)
+            tick = np.abs(mixer.premaster(a, int(0.06 * rate), parts=("chime",))).max()
+            around = mixer.premaster(a - rate // 2, rate, parts=("bed",))
+            rms.append(20 * np.log10(tick / np.sqrt(np.mean(around**2))))
+            peak.append(20 * np.log10(tick / np.abs(around).max()))
+        over_rms, over_peak = statistics.median(rms), statistics.median(peak)
+        lines.append(f"| {bed} | {over_rms:+.1f} dB | {over_peak:+.1f} dB |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short sessions: a sanity check")
@@ -456,6 +483,7 @@ def main() -> None:
     parser.add_argument("--serve", action="store_true", help="only the `serve` benchmark")
     parser.add_argument("--key-latency", action="store_true",
                         help="only the key-press-to-sound latency of live play")  # fmt: skip
+    parser.add_argument("--tick", action="store_true", help="only the --tempo tick level")
     args = parser.parse_args()
     if args.pacing:
         print(pacing_table())
@@ -471,6 +499,9 @@ def main() -> None:
     if args.key_latency:
         env = {**os.environ, "PYTHONMALLOC": "malloc"}
         print(json.dumps(key_to_sound(40, env), indent=2))
+        return
+    if args.tick:
+        print(tick_level())
         return
     main_minutes = 10 if args.quick else 60
     memory_minutes = [10, 30] if args.quick else [10, 30, 60, 90]

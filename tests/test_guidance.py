@@ -288,7 +288,7 @@ def test_screen_and_voice_agree_on_pressure(routine_id: str) -> None:
         level = pressure_level(step.pressure)
         if level is None:
             continue
-        text = step.say
+        text = " ".join([step.say, *(c.say for c in step.cues)])  # cautions may say "never hard"
         if level == "light":
             assert not WORDS["firm"].search(text), (step.title, step.pressure, text)
         else:
