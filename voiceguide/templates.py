@@ -8,8 +8,10 @@ title: {title}
 summary: A short, gentle back massage.
 ambience: river            # river, rain, ocean, music-pad, music-bells, a file, or none
 
-intro: >
-  Settle your partner face down and comfortable. Warm a little oil between your hands.
+preparation:               # the checklist shown before the start (not timed)
+  - Your partner face down and comfortable, the room warm.
+  - A little oil within reach.
+intro: We will start with long, slow strokes. Let {{bed}} help you both settle.
 cautions:
   - Never press on the spine itself; work on the muscles beside it.
 check_in:
@@ -36,11 +38,13 @@ steps:
     say: Squeeze and release the muscle on top of the shoulder, like kneading soft dough.
     sides: [left, right]       # done once per side, with a spoken switch
     duration: 1m
+    shrink: 0.7                # --length may shorten this to 70 %; nothing else is cut
     cues:
       - at: half
         say: Keep your hands soft and your breathing slow.
 
   - pause: 10s                 # the bed plays, nobody talks
+    optional: true             # left out first when --length is short
 
 outro: Rest both hands on the back for a moment, then lift them away slowly.
 """
