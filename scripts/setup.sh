@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up voiceguide in ./.venv on Debian/Ubuntu with Python 3.11+.
-#   bash scripts/setup.sh          the program (with live playback)
+#   bash scripts/setup.sh          the program (with live playback and the neural voice)
 #   bash scripts/setup.sh --dev    the program plus the test tools
 # Debian packages are installed only where no wheel serves: simpleaudio builds
 # from source against ALSA (libasound2-dev) and needs gcc and Python's headers.
@@ -35,5 +35,5 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[$extra]"
+.venv/bin/python -m pip install -q -e ".[$extra,neural]"  # neural: the default voice
 echo "setup: ready (.venv/bin/voiceguide)" >&2

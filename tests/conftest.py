@@ -23,6 +23,9 @@ os.environ["VOICEGUIDE_CACHE_DIR"] = str(_ROOT / "cache")
 os.environ["XDG_CONFIG_HOME"] = str(_ROOT / "config")
 os.environ["XDG_STATE_HOME"] = str(_ROOT / "state")
 os.environ.pop("VOICEGUIDE_CONFIG", None)
+# The light engine unless a test asks for another: the neural voice (Piper) is tested in
+# tests/test_neural.py, and synthesizing every test's phrases with it would cost minutes.
+os.environ["VOICEGUIDE_ENGINE"] = "pyttsx3"
 
 
 @pytest.fixture

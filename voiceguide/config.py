@@ -34,7 +34,7 @@ from typing import Any
 from voiceguide.errors import VoiceguideError
 from voiceguide.speech import VoiceSettings
 
-VOICE_KEYS = ("voice", "rate", "volume", "pitch", "system_espeak")
+VOICE_KEYS = ("voice", "rate", "volume", "pitch", "system_espeak", "engine")
 SECTIONS = ("voice", "lexicon", "render", "play", "keys")
 
 

@@ -7,6 +7,7 @@ without touching when things are said.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _ONES = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -94,18 +95,41 @@ _WORD = re.compile(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*")
 _SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)")
 _COMMA = re.compile(r"[,–—]")
 
-#: Fitted (least squares) to 747 real clips of the built-in routines at 120,
-#: 150 and 180 wpm, trimmed as the mixer uses them: letters, not words, drive
-#: espeak's timing ("effleurage" takes three times as long as "rub"). Median
-#: error per cue 3 %, 99 % of cues within 15 % (docs/benchmarks.md).
-SECONDS_PER_LETTER_AT_150WPM = 0.0697
-SENTENCE_PAUSE_AT_150WPM = 0.46  # a sentence end inside a clip (the last is trimmed)
-COMMA_PAUSE_AT_150WPM = 0.37
-PER_CLIP = 0.17
+
+@dataclass(frozen=True)
+class SpeechTiming:
+    """How long an engine takes to say things at 150 words per minute, fitted to real clips.
+
+    Letters, not words, drive the time ("effleurage" takes three times as
+    long as "rub"); sentence ends and commas inside a clip add pauses (the
+    last is trimmed). The compiler receives one through its options, so it
+    stays pure: it never asks which engine will speak.
+    """
+
+    per_letter: float
+    sentence_pause: float
+    comma_pause: float
+    per_clip: float
 
 
-def estimate_seconds(text: str, wpm: float) -> float:
-    """How long espeak takes to say ``text`` at ``wpm`` words per minute.
+#: espeak-ng through pyttsx3: fitted (least squares) to 747 real clips of the built-in
+#: routines at 120, 150 and 180 wpm, trimmed as the mixer uses them. Median error per cue 3 %,
+#: 99 % of cues within 15 % (docs/benchmarks.md).
+ESPEAK_TIMING = SpeechTiming(0.0697, 0.46, 0.37, 0.17)
+#: Piper's joe voice (neural), fitted the same way by scripts/bench.py `estimate --engine piper`.
+PIPER_TIMING = SpeechTiming(0.0697, 0.46, 0.37, 0.17)
+#: By engine name; an engine missing here is planned with espeak's timing.
+TIMINGS = {"pyttsx3": ESPEAK_TIMING, "piper": PIPER_TIMING}
+
+# Kept for readers of the old constants (bench, player).
+SECONDS_PER_LETTER_AT_150WPM = ESPEAK_TIMING.per_letter
+SENTENCE_PAUSE_AT_150WPM = ESPEAK_TIMING.sentence_pause
+COMMA_PAUSE_AT_150WPM = ESPEAK_TIMING.comma_pause
+PER_CLIP = ESPEAK_TIMING.per_clip
+
+
+def estimate_seconds(text: str, wpm: float, timing: SpeechTiming = ESPEAK_TIMING) -> float:
+    """How long the voice takes to say ``text`` at ``wpm`` words per minute.
 
     The compiler plans with this; the layout pass later replaces it with the
     real clip length, so it only has to be close.
@@ -117,8 +141,8 @@ def estimate_seconds(text: str, wpm: float) -> float:
     inner_ends = max(0, len(_SENTENCE_END.findall(text)) - 1)
     commas = len(_COMMA.findall(text))
     spoken = (
-        letters * SECONDS_PER_LETTER_AT_150WPM
-        + inner_ends * SENTENCE_PAUSE_AT_150WPM
-        + commas * COMMA_PAUSE_AT_150WPM
+        letters * timing.per_letter
+        + inner_ends * timing.sentence_pause
+        + commas * timing.comma_pause
     )
-    return spoken * 150.0 / wpm + PER_CLIP
+    return spoken * 150.0 / wpm + timing.per_clip

@@ -14,3 +14,13 @@ def cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("voiceguide"))
+
+
+def data_dir() -> Path:
+    """``$VOICEGUIDE_DATA_DIR`` or the platform's user data folder: installed voices."""
+    env = os.environ.get("VOICEGUIDE_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("voiceguide"))

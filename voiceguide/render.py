@@ -124,9 +124,12 @@ def render(
 
 
 def _tags(script: Script, voice: VoiceSettings) -> Tags:
+    from voiceguide.speech.voices import voice_label
+
+    pitch = "" if voice.pitch is None else f", pitch {voice.pitch}"
     comment = (
-        f"{format_duration(round(script.duration))} session; voice {voice.voice} "
-        f"at {voice.rate} wpm, pitch {voice.pitch}. Made with voiceguide."
+        f"{format_duration(round(script.duration))} session; voice {voice_label(voice)} "
+        f"at {voice.rate} wpm{pitch}. Made with voiceguide."
     )
     return Tags(title=script.title, album=script.title, comment=comment)
 

@@ -72,7 +72,8 @@ from voiceguide.cli.ambience import ambience  # noqa: E402
 
 main.add_command(ambience)
 
-from voiceguide.cli.speech import cache, config, say, voices  # noqa: E402
+from voiceguide.cli.speech import cache, config, say  # noqa: E402
+from voiceguide.cli.voices import voices  # noqa: E402
 
 for _command in (voices, say, cache, config):
     main.add_command(_command)

@@ -10,6 +10,7 @@ import click
 
 from voiceguide.compiler import Options, compile
 from voiceguide.mixer import MixSettings
+from voiceguide.narration import ESPEAK_TIMING, TIMINGS, SpeechTiming
 from voiceguide.routine import Routine
 from voiceguide.script import Script
 from voiceguide.speech import VoiceSettings
@@ -85,8 +86,10 @@ def build_options(
     wpm: float = 150.0,
     ambience: str | None = None,
     tempo: bool = False,
+    timing: SpeechTiming = ESPEAK_TIMING,
 ) -> Options:
     return Options(
+        timing=timing,
         pace=pace or 1.0,
         length=length,
         wpm=wpm,
@@ -98,13 +101,22 @@ def build_options(
     )
 
 
-def compile_options(options: dict[str, Any], wpm: float) -> Options:
+def compile_options(
+    options: dict[str, Any], wpm: float, timing: SpeechTiming = ESPEAK_TIMING
+) -> Options:
     """The compiler's options from a command's keyword arguments."""
     return build_options(
         length=options["length"], pace=options["pace"], detail=options["detail"],
         counting=options["counting"], check_in=options["check_in"], wpm=wpm,
-        ambience=options["ambience"], tempo=options.get("tempo", False),
+        ambience=options["ambience"], tempo=options.get("tempo", False), timing=timing,
     )  # fmt: skip
+
+
+def timing_for(voice: VoiceSettings) -> SpeechTiming:
+    """The speech-length model of the engine these settings choose (the compiler plans with it)."""
+    from voiceguide.speech import engine_name
+
+    return TIMINGS.get(engine_name(voice), ESPEAK_TIMING)
 
 
 def warn(warnings: tuple[str, ...]) -> None:
@@ -157,7 +169,7 @@ def session_setup(routine: Routine, options: dict[str, Any]) -> Session:
 
     config = load_config()
     voice = settings_from_options(options, routine.voice, config)
-    script = compile(routine, compile_options(options, voice.rate))
+    script = compile(routine, compile_options(options, voice.rate, timing_for(voice)))
     warn(script.warnings)
     return Session(
         routine=routine,
@@ -170,6 +182,11 @@ def session_setup(routine: Routine, options: dict[str, Any]) -> Session:
 
 def planned_rate(routine: Routine, rate: int | None = None) -> int:
     """The speech rate render would use: the command line's, the routine's, the config's."""
+    return planned_voice(routine, rate).rate
+
+
+def planned_voice(routine: Routine, rate: int | None = None) -> VoiceSettings:
+    """The voice settings render would use (without command-line voice options but --rate)."""
     from voiceguide.config import load_config, voice_settings
 
-    return voice_settings({"rate": rate}, routine.voice, load_config()).rate
+    return voice_settings({"rate": rate}, routine.voice, load_config())

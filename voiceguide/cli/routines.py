@@ -9,7 +9,13 @@ from pathlib import Path
 
 import click
 
-from voiceguide.cli.options import build_options, planned_rate, session_options, warn
+from voiceguide.cli.options import (
+    build_options,
+    planned_voice,
+    session_options,
+    timing_for,
+    warn,
+)
 from voiceguide.compiler import Options, compile, natural_range
 from voiceguide.errors import RoutineError, VoiceguideError
 from voiceguide.export import write_text
@@ -90,8 +96,9 @@ def show(routine: str, rate: int | None, as_json: bool, **session: object) -> No
       voiceguide show lower-back-relax --json > session.json
     """
     loaded = load_routine(routine)
-    wpm = planned_rate(loaded, rate)
-    script = compile(loaded, build_options(wpm=wpm, **session))  # type: ignore[arg-type]
+    voice = planned_voice(loaded, rate)
+    options = build_options(wpm=voice.rate, timing=timing_for(voice), **session)  # type: ignore[arg-type]
+    script = compile(loaded, options)
     warn(script.warnings)
     if as_json:
         click.echo(script.to_json())
@@ -141,7 +148,8 @@ def validate(files: tuple[Path, ...]) -> None:
     for path in files:
         try:
             routine = load_file(path)
-            lo, hi = natural_range(routine, Options(wpm=planned_rate(routine)))
+            voice = planned_voice(routine)
+            lo, hi = natural_range(routine, Options(wpm=voice.rate, timing=timing_for(voice)))
         except VoiceguideError as err:
             click.echo(printable(str(err)), err=True)
             bad += 1

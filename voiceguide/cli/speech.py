@@ -1,4 +1,4 @@
-"""Speech commands: ``voices``, ``say``, ``cache info|clear``, ``config path``.
+"""Speech commands: ``say``, ``cache info|clear``, ``config path``.
 
 Also :func:`voice_options`, the shared ``--voice --rate --volume --pitch
 --system-espeak`` options for render/play, and :func:`settings_from_options`
@@ -10,6 +10,7 @@ as one line.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,13 @@ from voiceguide.speech import (
     Speaker,
     VoiceSettings,
     apply_lexicon,
-    list_voices,
+    engine_name,
     merge_lexicons,
     normalize_text,
 )
+from voiceguide.speech.voices import PRESETS
 
-VOICE_OPTION_NAMES = ("voice", "rate", "volume", "pitch", "system_espeak")
+VOICE_OPTION_NAMES = ("voice", "rate", "volume", "pitch", "system_espeak", "engine")
 
 
 def voice_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,8 +48,16 @@ def voice_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--voice",
             default=None,
-            help="Voice id (gmw/en-us), language (en-gb), name fragment (scotland), "
-            "optionally +variant (en-us+f3). See `voiceguide voices`.",
+            help="auto (default: the neural voice when installed, else the system voice), "
+            "a voice id (en_US-joe-medium, gmw/en-us), language (en-gb), name fragment "
+            "(scotland), +variant (en-us+f3), or a Piper .onnx file. See `voiceguide voices`.",
+        ),
+        click.option(
+            "--engine",
+            default=None,
+            metavar="NAME",
+            help="Speech engine to look the voice up in: piper (neural) or pyttsx3 (system "
+            "voices); default: wherever the voice is found.",
         ),
         click.option(
             "--rate",
@@ -66,7 +76,15 @@ def voice_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--pitch",
             type=click.IntRange(*PITCH_RANGE),
             default=None,
-            help="Pitch 0–100 (default 40, a little low and calm).",
+            help="Pitch 0–100 (default 40, a little low and calm). pyttsx3 voices only: "
+            "Piper voices cannot change pitch.",
+        ),
+        click.option(
+            "--preset",
+            type=click.Choice(list(PRESETS)),
+            default=None,
+            help="A tested calm delivery: calm (135 wpm, low), warm (145), clear (160, "
+            "brighter). Its rate and pitch yield to --rate and --pitch.",
         ),
         click.option(
             "--system-espeak/--bundled-espeak",
@@ -85,9 +103,19 @@ def settings_from_options(
     routine_voice: Mapping[str, Any] | None = None,
     config: Mapping[str, Any] | None = None,
 ) -> VoiceSettings:
-    """Command line > routine ``voice:`` block > config file > built-in defaults."""
+    """Command line > preset > routine ``voice:`` block > config file > built-in defaults.
+
+    A preset's pitch is used only with an engine that can change pitch.
+    """
     cli = {name: options.get(name) for name in VOICE_OPTION_NAMES}
-    return voice_settings(cli, routine_voice, load_config() if config is None else config)
+    config = load_config() if config is None else config
+    preset = PRESETS.get(options.get("preset") or "")
+    if preset is not None and cli["rate"] is None:
+        cli["rate"] = preset.rate
+    settings = voice_settings(cli, routine_voice, config)
+    if preset is not None and cli["pitch"] is None and engine_name(settings) == "pyttsx3":
+        settings = replace(settings, pitch=preset.pitch)
+    return settings
 
 
 def speaker_from_options(
@@ -110,37 +138,6 @@ def spoken_words(text: str, routine_lexicon: Mapping[str, str] | None = None) ->
     """
     lexicon = merge_lexicons(DEFAULT_LEXICON, config_lexicon(load_config()), routine_lexicon)
     return apply_lexicon(speakable(normalize_text(text)), lexicon)
-
-
-# --------------------------------------------------------------------------- voices
-
-
-@click.command("voices")
-@click.option("--lang", help="Only this language and its dialects, e.g. en or en-gb.")
-@click.option("--variants", is_flag=True, help="Also list the variants (+f3, +m2, …).")
-@click.option("--system-espeak", is_flag=True, help="List the system espeak-ng's voices.")
-def voices(lang: str | None, variants: bool, system_espeak: bool) -> None:
-    """List the voices: id, language, gender, name.
-
-    espeak reports every language voice as male, so gender is shown only for
-    variants (append one to a voice: en-us+f3).
-
-    \b
-    Examples:
-      voiceguide voices --lang en
-      voiceguide voices --lang en --variants
-    """
-    found = list_voices(lang, variants=variants, system_espeak=system_espeak)
-    if not found:
-        raise click.UsageError(f"no voice for language {lang!r}; try `voiceguide voices`")
-    width = max(len(v.id) for v in found)
-    lang_width = max(len(v.language) for v in found)
-    for v in found:
-        ident = f"+{v.id}" if v.variant else v.id
-        language = "variant" if v.variant else v.language
-        click.echo(
-            f"{ident:<{width + 1}}  {language:<{lang_width}}  {v.gender or 'unknown':<7}  {v.name}"
-        )
 
 
 # --------------------------------------------------------------------------- say
@@ -176,6 +173,11 @@ def say(text: str, output: Path | None, words: bool, **options: Any) -> None:
     if words:
         click.echo(spoken_words(text))
         return
+    speak_out(text, output, options, fallback=Path("say.wav"))
+
+
+def speak_out(text: str, output: Path | None, options: Mapping[str, Any], fallback: Path) -> None:
+    """Speak ``text`` to ``output``, or play it, or (no sound card) write ``fallback``."""
     with speaker_from_options(options) as speaker:
         clip = speaker.clip(text)
     if output is not None:
@@ -184,7 +186,6 @@ def say(text: str, output: Path | None, words: bool, **options: Any) -> None:
         return
     problem = play_once(clip.samples, CLIP_RATE)
     if problem:
-        fallback = Path("say.wav")
         write_clip(fallback, clip.samples)
         click.echo(f"no audio device ({problem}); wrote {fallback} ({clip.duration:.1f} s)")
 

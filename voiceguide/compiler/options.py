@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from voiceguide.errors import CompileError
+from voiceguide.narration import ESPEAK_TIMING, SpeechTiming
 
 Detail = Literal["minimal", "normal", "detailed"]
 
@@ -64,6 +65,8 @@ class Options:
     detail: Detail = "normal"
     ambience: str | None = None  # overrides every bed in the routine; "none" for silence
     tempo: bool = False
+    #: How long the chosen engine takes to speak (narration.TIMINGS[engine]).
+    timing: SpeechTiming = ESPEAK_TIMING
 
     def __post_init__(self) -> None:
         if not 0.25 <= self.pace <= 4.0:

@@ -17,7 +17,10 @@ from voiceguide.routine import Step
 def _count_need(reps: int, options: Options) -> float:
     """The shortest repetition that leaves room to say any of its counts."""
     longest = max(
-        (say.estimate_seconds(say.count_line(n, n), options.wpm) for n in range(1, reps + 1)),
+        (
+            say.estimate_seconds(say.count_line(n, n), options.wpm, options.timing)
+            for n in range(1, reps + 1)
+        ),
         default=0.0,
     )
     return max(MIN_COUNTED_REP, longest + MIN_GAP)
@@ -81,14 +84,16 @@ def instruction_text(step: Step, options: Options, reps: int) -> str:
 def _step_speech_need(step: Step, options: Options) -> float:
     """Seconds a duration step needs on each side for its own speech plus a little work."""
     text = instruction_text(step, options, 0)
-    need = CHIME_LEAD + say.estimate_seconds(text, options.wpm) + MIN_GAP + MIN_WORK
+    need = CHIME_LEAD + say.estimate_seconds(text, options.wpm, options.timing) + MIN_GAP + MIN_WORK
     if step.caution:
-        need += say.estimate_seconds(step.caution, options.wpm) + MIN_GAP
+        need += say.estimate_seconds(step.caution, options.wpm, options.timing) + MIN_GAP
     if step.wait:
-        need += say.estimate_seconds(say.wait_line(), options.wpm) + MIN_GAP
+        need += say.estimate_seconds(say.wait_line(), options.wpm, options.timing) + MIN_GAP
     switch = max(
         (
-            say.estimate_seconds(say.side_switch_line(s, len(step.sides)), options.wpm)
+            say.estimate_seconds(
+                say.side_switch_line(s, len(step.sides)), options.wpm, options.timing
+            )
             for s in step.sides
         ),
         default=0.0,

@@ -40,7 +40,7 @@ from voiceguide.speech.settings import (
     VoiceSettings,
 )
 from voiceguide.speech.speaker import Speaker
-from voiceguide.speech.voices import list_voices, resolve_voice
+from voiceguide.speech.voices import engine_name, list_voices, resolve_voice
 
 __all__ = [
     "CLIP_RATE",
@@ -66,6 +66,7 @@ __all__ = [
     "decode_clip",
     "default_cache_dir",
     "encode_clip",
+    "engine_name",
     "level_match",
     "list_voices",
     "locate_espeak",

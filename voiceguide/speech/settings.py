@@ -12,7 +12,9 @@ import numpy as np
 from voiceguide.errors import SpeechError
 from voiceguide.loudness import hop_powers
 
-DEFAULT_VOICE = "gmw/en-us"
+DEFAULT_VOICE = "auto"
+#: The pyttsx3 voice `auto` falls back to when no neural voice is installed.
+DEFAULT_ESPEAK_VOICE = "gmw/en-us"
 DEFAULT_RATE = 150
 DEFAULT_PITCH = 40
 CLIP_RATE = 44_100
@@ -28,19 +30,25 @@ PROCESSING_VERSION = 1
 class VoiceSettings:
     """How the guide sounds. Defaults are calm: unhurried and a little low.
 
-    ``volume`` scales the level-matched clip (1.0 = −16 LUFS); it is not
-    passed to espeak, whose output is normalized anyway.
+    ``voice`` is ``auto`` (the best installed voice: the neural one when
+    present), a voice id or name, or a Piper ``.onnx`` path. ``engine``
+    (None = any) narrows where the name is looked up. ``volume`` scales the
+    level-matched clip (1.0 = −16 LUFS); it is not passed to the engine.
+    ``pitch`` None means the engine's own (espeak: :data:`DEFAULT_PITCH`);
+    Piper cannot change pitch, so a pitch with a Piper voice is refused.
     """
 
     voice: str = DEFAULT_VOICE
     rate: int = DEFAULT_RATE
     volume: float = 1.0
-    pitch: int = DEFAULT_PITCH
+    pitch: int | None = None
     system_espeak: bool = False
+    engine: str | None = None
 
     def __post_init__(self) -> None:
         _check_range("rate", self.rate, *RATE_RANGE, "words per minute")
-        _check_range("pitch", self.pitch, *PITCH_RANGE, "")
+        if self.pitch is not None:
+            _check_range("pitch", self.pitch, *PITCH_RANGE, "")
         _check_range("volume", self.volume, 0.0, 1.0, "")
         if not str(self.voice).strip():
             raise SpeechError("voice: empty voice name; try `voiceguide voices` for a list")

@@ -14,7 +14,6 @@ from pathlib import Path
 from voiceguide.errors import SpeechError
 from voiceguide.notation import speakable
 from voiceguide.speech.cache import ClipCache
-from voiceguide.speech.engines.pyttsx3 import Pyttsx3Engine
 from voiceguide.speech.lexicon import (
     DEFAULT_LEXICON,
     apply_lexicon,
@@ -23,8 +22,8 @@ from voiceguide.speech.lexicon import (
     normalize_text,
     preview,
 )
-from voiceguide.speech.settings import PROCESSING_VERSION, Clip, VoiceSettings
-from voiceguide.speech.voices import espeak_catalog, resolve
+from voiceguide.speech.settings import DEFAULT_PITCH, PROCESSING_VERSION, Clip, VoiceSettings
+from voiceguide.speech.voices import espeak_catalog, espeak_query, pick_engine, resolve
 from voiceguide.speech.worker import Pool
 
 
@@ -53,15 +52,30 @@ class Speaker:
         self.settings = settings or VoiceSettings()
         self.lexicon = merge_lexicons(DEFAULT_LEXICON, lexicon)
         self.cache = ClipCache(cache_dir)
-        self.engine = Pyttsx3Engine(self.settings.system_espeak)
+        self.engine, piper_voice = pick_engine(self.settings)
         self._pool = Pool(self.engine, workers, timeout)
         self._count_lock = threading.Lock()
         self.engine_calls = 0
-        catalog = espeak_catalog(self.engine, self.cache.root, self._pool)
-        resolved = resolve(self.settings.voice, catalog)
-        self.voice_id = resolved.id_with_variant
-        self.language = resolved.voice.language
-        self.voice_name = resolved.voice.name
+        if piper_voice is not None:
+            if self.settings.pitch is not None:
+                raise SpeechError(
+                    f"the piper voice {piper_voice.id} cannot change pitch; drop the pitch "
+                    "setting, or choose a pyttsx3 voice (`voiceguide voices`)"
+                )
+            self.voice_id, self.language = piper_voice.id, piper_voice.language
+            self.voice_name, self.pitch = piper_voice.description or piper_voice.id, None
+        else:
+            catalog = espeak_catalog(self.engine, self.cache.root, self._pool)
+            resolved = resolve(espeak_query(self.settings), catalog)
+            self.voice_id = resolved.id_with_variant
+            self.language = resolved.voice.language
+            self.voice_name = resolved.voice.name
+            self.pitch = DEFAULT_PITCH if self.settings.pitch is None else self.settings.pitch
+
+    @property
+    def engine_name(self) -> str:
+        """The registered name of the engine speaking (piper, pyttsx3)."""
+        return self.engine.name
 
     # -- public API
 
@@ -145,7 +159,7 @@ class Speaker:
             "voice": self.voice_id,
             "rate": s.rate,
             "volume": round(float(s.volume), 4),
-            "pitch": s.pitch,
+            "pitch": self.pitch,
             "text": spoken,
         }
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
@@ -197,7 +211,7 @@ class Speaker:
             "text": job.spoken,
             "voice": self.voice_id,
             "rate": s.rate,
-            "pitch": s.pitch,
+            "pitch": self.pitch or 0,
             "volume": s.volume,
             "key": job.key,
             "cache": str(self.cache.root),

@@ -13,9 +13,72 @@ from pathlib import Path
 
 from voiceguide.errors import SpeechError
 from voiceguide.speech.cache import ClipCache
-from voiceguide.speech.engines import VoiceInfo
+from voiceguide.speech.engines import Engine, VoiceInfo, engine_class
+from voiceguide.speech.engines import piper as piper_engine
+from voiceguide.speech.engines.piper import PiperEngine, PiperVoiceFile
 from voiceguide.speech.engines.pyttsx3 import Pyttsx3Engine
+from voiceguide.speech.settings import DEFAULT_ESPEAK_VOICE, VoiceSettings
 from voiceguide.speech.worker import Pool
+
+
+def pick_engine(settings: VoiceSettings) -> tuple[Engine, PiperVoiceFile | None]:
+    """The engine for ``settings`` (and the Piper voice file when it is Piper).
+
+    ``auto`` is the bundled neural voice when piper is installed, else the
+    system voice. A name is looked up among Piper voices (path, id, short
+    name) first, then among the system voices, unless ``engine`` says where.
+    """
+    wanted = settings.engine or os.environ.get("VOICEGUIDE_ENGINE") or None
+    wanted = None if wanted == "auto" else wanted
+    if wanted is not None:
+        engine_class(wanted)  # an unknown name is one line listing the valid ones
+    query = settings.voice.strip()
+    if piper_engine.is_path(query):  # a model file is a Piper voice, whatever the default
+        if settings.engine not in (None, "", "auto", piper_engine.NAME):
+            raise SpeechError(f"{query} is a Piper voice file; it needs --engine piper")
+        wanted = piper_engine.NAME
+    if wanted in (None, piper_engine.NAME):
+        found = _piper_choice(query, required=wanted == piper_engine.NAME)
+        if found is not None:
+            return PiperEngine(found), found
+    return Pyttsx3Engine(settings.system_espeak), None
+
+
+def engine_name(settings: VoiceSettings) -> str:
+    """The name of the engine ``settings`` will speak with (no worker is started)."""
+    return pick_engine(settings)[0].name
+
+
+def voice_label(settings: VoiceSettings) -> str:
+    """The voice ``settings`` choose, as a user would name it (no worker is started)."""
+    _, piper_voice = pick_engine(settings)
+    return piper_voice.id if piper_voice is not None else espeak_query(settings)
+
+
+def _piper_choice(query: str, required: bool) -> PiperVoiceFile | None:
+    if query.lower() == "auto":
+        if piper_engine.available():
+            voice = piper_engine.bundled_voice()
+            if voice is not None:
+                return voice
+        if required:
+            raise SpeechError(
+                f"the piper engine has no voice installed; install one with "
+                f"`{piper_engine.INSTALL}` or `voiceguide voices install NAME`"
+            )
+        return None
+    found = piper_engine.find_voice(query)
+    if found is None and required:
+        known = ", ".join(v.id for v in piper_engine.installed_voices()) or "none"
+        raise SpeechError(
+            f"unknown piper voice {query!r}; installed: {known} (or give a path to an .onnx file)"
+        )
+    return found
+
+
+def espeak_query(settings: VoiceSettings) -> str:
+    """What to look up among espeak's voices: ``auto`` is the default US English voice."""
+    return DEFAULT_ESPEAK_VOICE if settings.voice.strip().lower() == "auto" else settings.voice
 
 
 def espeak_catalog(
@@ -137,3 +200,75 @@ def _close_matches(q: str, voices: list[VoiceInfo]) -> str:
     close = difflib.get_close_matches(q, list(labels), n=5, cutoff=0.6)
     unique = list(dict.fromkeys(f"{labels[c].id} ({labels[c].name})" for c in close))
     return f"; close matches: {', '.join(unique)}" if unique else ""
+
+
+# --------------------------------------------------------------------------- listing
+
+#: The short list `voiceguide voices` shows first (espeak ids; installed Piper voices join it).
+CURATED_ESPEAK = {
+    "gmw/en-US": ("US English, the system voice (espeak-ng): robotic but light", None),
+    "gmw/en": ("British English (espeak-ng)", None),
+    "gmw/en-US+f3": ("US English, a higher female variant (espeak-ng)", "female"),
+    "gmw/en-GB-scotland": ("Scottish English (espeak-ng)", None),
+}
+PIPER_GENDERS = {"en_US-joe-medium": "male"}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A tested calm delivery: a rate, and a pitch where the engine can change it."""
+
+    rate: int
+    pitch: int
+    description: str
+
+
+PRESETS = {
+    "calm": Preset(135, 35, "unhurried and low: long strokes, deep relaxation"),
+    "warm": Preset(145, 40, "a gentle everyday pace"),
+    "clear": Preset(160, 48, "brisker and brighter, for a noisy room or a first read-through"),
+}
+
+
+def voice_entries(
+    *, everything: bool = False, lang: str | None = None, system_espeak: bool = False,
+    cache_dir: Path | None = None,
+) -> list[dict[str, object]]:  # fmt: skip
+    """Voices as plain records (id, engine, language, gender, description, default).
+
+    ``default`` is true for the voice ``auto`` picks. Without ``everything``
+    the list is the curated one: installed Piper voices, then a few system
+    voices; with it, every espeak voice and variant follows.
+    """
+    auto = voice_label(VoiceSettings(system_espeak=system_espeak))
+    entries: list[dict[str, object]] = []
+    if piper_engine.available():
+        for v in piper_engine.installed_voices():
+            entries.append({"id": v.id, "engine": piper_engine.NAME, "language": v.language,
+                            "gender": PIPER_GENDERS.get(v.id), "description": v.description,
+                            "default": v.id == auto, "path": str(v.model)})  # fmt: skip
+    catalog = list_voices(variants=everything, system_espeak=system_espeak, cache_dir=cache_dir)
+    by_id = {v.id.lower(): v for v in catalog}
+    auto_espeak = auto.lower() if auto.lower() in by_id else None
+    if everything:
+        for v in catalog:
+            ident = f"+{v.id}" if v.variant else v.id
+            entries.append({"id": ident, "engine": "pyttsx3", "language": v.language or "variant",
+                            "gender": v.gender, "description": v.name,
+                            "default": v.id.lower() == auto_espeak})  # fmt: skip
+    else:
+        for ident, (description, gender) in CURATED_ESPEAK.items():
+            base = ident.split("+")[0].lower()
+            if base in by_id:
+                entries.append({"id": ident, "engine": "pyttsx3",
+                                "language": by_id[base].language, "gender": gender,
+                                "description": description,
+                                "default": ident.lower() == auto_espeak})  # fmt: skip
+    if lang:
+        wanted = lang.lower().replace("_", "-")
+        entries = [
+            e for e in entries
+            if str(e["language"]).lower() == wanted
+            or str(e["language"]).lower().startswith(wanted + "-")
+        ]  # fmt: skip
+    return entries

@@ -142,7 +142,7 @@ class Worker:
                 self.kill()
                 raise SpeechError(
                     f"speech engine hung: no answer within {timeout:g} s while {doing}; "
-                    "try again, or try --system-espeak"
+                    f"{self.engine.hint}"
                 )
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -202,7 +202,8 @@ class Pool:
     """
 
     def __init__(self, engine: Engine, size: int, timeout: float) -> None:
-        self.engine, self.size, self.timeout = engine, max(1, size), timeout
+        self.engine, self.size = engine, max(1, size)
+        self.timeout = timeout * engine.slowness
         self._idle: queue.Queue[Worker] = queue.Queue()
         self._lock = threading.Lock()
         self._started = False

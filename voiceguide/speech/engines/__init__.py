@@ -23,7 +23,7 @@ import numpy as np
 from voiceguide.errors import SpeechError
 
 #: Engine modules in this package, in the order `auto` prefers their voices.
-_MODULES = ("pyttsx3",)
+_MODULES = ("piper", "pyttsx3")
 _REGISTRY: dict[str, type[Engine]] = {}
 
 
@@ -55,6 +55,10 @@ class Engine(ABC):
 
     name: ClassVar[str]
     summary: ClassVar[str]
+    #: How much slower than espeak a phrase may take before a worker counts as hung.
+    slowness: ClassVar[float] = 1.0
+    #: Added to "speech engine hung" and "stopped" messages: what the user can try.
+    hint: ClassVar[str] = "try again"
 
     @property
     @abstractmethod
@@ -85,7 +89,8 @@ def _load_all() -> None:
 def names() -> list[str]:
     """Every registered engine name, in preference order."""
     _load_all()
-    return list(_REGISTRY)
+    order = {cls.__module__.rsplit(".", 1)[-1]: name for name, cls in _REGISTRY.items()}
+    return [order[m] for m in _MODULES if m in order]
 
 
 def engine_class(name: str) -> type[Engine]:

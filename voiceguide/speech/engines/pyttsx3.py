@@ -155,6 +155,7 @@ class Pyttsx3Engine(Engine):
 
     name = NAME
     summary = "system voices through pyttsx3 (espeak-ng on Linux): robotic but light"
+    hint = "try again, or try --system-espeak"
 
     def __init__(self, system_espeak: bool = False) -> None:
         self.lib = locate_espeak(system_espeak)
