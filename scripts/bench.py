@@ -2,6 +2,8 @@
 
     .venv/bin/python scripts/bench.py            # the full set (about 10 minutes)
     .venv/bin/python scripts/bench.py --quick    # shorter sessions, a sanity check
+    .venv/bin/python scripts/bench.py --engine pyttsx3   # the same with the system voice
+    .venv/bin/python scripts/bench.py --speech   # speech: estimates, every routine x engine, LAME
     .venv/bin/python scripts/bench.py --pacing   # how the built-in sessions pace (no audio)
     .venv/bin/python scripts/bench.py --serve    # only `voiceguide serve` (about a minute)
     .venv/bin/python scripts/bench.py --key-latency  # key press to earcon and words, live
@@ -289,31 +291,123 @@ def key_to_sound(presses: int, env: dict[str, str]) -> dict[str, float]:
             "words_max_ms": round(float(words.max()), 1)}  # fmt: skip
 
 
-def estimate_accuracy(env: dict[str, str]) -> dict[str, dict[str, float]]:
-    """The compiler's speech-length estimate against real clips of every built-in line."""
+def estimate_accuracy(env: dict[str, str], engine: str = "pyttsx3") -> dict[str, dict[str, float]]:
+    """The compiler's speech-length estimate for ``engine`` against its real clips of every
+    built-in line (the 95 %-within-15 % bar of issue 8)."""
     code = (
-        "import json, numpy as np\n"
+        "import json, sys, numpy as np\n"
         "from voiceguide.routine import builtin_ids, load_builtin\n"
         "from voiceguide.compiler import compile, Options\n"
-        "from voiceguide.narration import estimate_seconds\n"
+        "from voiceguide.narration import estimate_seconds, TIMINGS\n"
         "from voiceguide.speech import Speaker, VoiceSettings\n"
+        "engine = sys.argv[1]; timing = TIMINGS[engine]\n"
         "out = {}\n"
         "for rate in (120, 150, 180):\n"
         "    texts = list(dict.fromkeys(c.text for r in builtin_ids()\n"
         "                 for c in compile(load_builtin(r), Options(wpm=rate)).cues))\n"
-        "    with Speaker(VoiceSettings(rate=rate)) as sp:\n"
+        "    with Speaker(VoiceSettings(rate=rate, engine=engine)) as sp:\n"
         "        clips = sp.clips(texts)\n"
         "    real = np.array([clips[t].duration for t in texts])\n"
-        "    est = np.array([estimate_seconds(t, rate) for t in texts])\n"
+        "    est = np.array([estimate_seconds(t, rate, timing) for t in texts])\n"
         "    err = np.abs(est - real) / real\n"
+        "    words = sum(len(t.split()) for t in texts)\n"
         "    out[rate] = {'lines': len(texts),\n"
+        "                 'words_per_minute': round(float(words / real.sum() * 60), 1),\n"
         "                 'total_ratio': round(float(est.sum() / real.sum()), 3),\n"
         "                 'median_error': round(float(np.median(err)), 3),\n"
         "                 'within_15pct': round(float(np.mean(err <= 0.15)), 3)}\n"
         "print(json.dumps(out))\n"
     )
-    out = subprocess.run([PY, "-c", code], env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run([PY, "-c", code, engine], env=env, check=True, capture_output=True,
+                         text=True)  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def every_routine(env: dict[str, str], work: Path, engine: str) -> dict[str, dict[str, float]]:
+    """Render every built-in routine at its natural length with ``engine``: seconds, peak RSS."""
+    from voiceguide.routine import builtin_ids
+
+    out = {}
+    for routine in builtin_ids():
+        cmd = [PY, "-m", "voiceguide", "render", routine, "--engine", engine, "-q",
+               "-o", str(work / f"{routine}-{engine}.mp3")]  # fmt: skip
+        seconds, rss = run_measured(cmd, env)
+        out[routine] = {"seconds": round(seconds, 1), "peak_rss_mb": round(rss)}
+        print(engine, routine, out[routine], flush=True)
+    return out
+
+
+def lame_quality(pcm: Path, work: Path) -> dict[str, dict[str, float]]:
+    """Encode time and what changes in the sound at LAME quality settings (same bitrate).
+
+    The difference is measured on the decoded result against the session's own
+    PCM: the level of the error (dB below the signal, after aligning the
+    decoder's delay) and the loss above 16 kHz.
+    """
+    from voiceguide.ambience import ffmpeg_exe
+
+    ref = np.fromfile(pcm, dtype="<i2").astype(np.float32).reshape(-1, 2)[:, 0] / 32768
+    out: dict[str, dict[str, float]] = {}
+    for level in (None, 2, 5, 7):
+        mp3 = work / f"lame-{level}.mp3"
+        extra = [] if level is None else ["-compression_level", str(level)]
+        cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "s16le", "-ar", "44100",
+               "-ac", "2", "-i", str(pcm), "-c:a", "libmp3lame", "-b:a", "128k", *extra,
+               str(mp3)]  # fmt: skip
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        seconds = time.perf_counter() - t
+        raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(mp3), "-f", "s16le",
+                              "-ac", "2", "-"], check=True, capture_output=True).stdout  # fmt: skip
+        dec = np.frombuffer(raw, "<i2").astype(np.float32).reshape(-1, 2)[:, 0] / 32768
+        n = min(len(ref), len(dec)) - 4096
+        probe = ref[44100 * 30 : 44100 * 40]
+        lags = [int(np.argmax(np.correlate(dec[44100 * 30 - 2048 : 44100 * 40 + 2048], probe,
+                                           "valid")))]  # fmt: skip
+        lag = lags[0] - 2048
+        a, b = ref[max(0, -lag) : n], dec[max(0, lag) : n + lag]
+        m = min(len(a), len(b))
+        err = float(np.sqrt(np.mean((a[:m] - b[:m]) ** 2)))
+        sig = float(np.sqrt(np.mean(a[:m] ** 2)))
+        out["default" if level is None else str(level)] = {
+            "encode_s": round(seconds, 1),
+            "error_db_below_signal": round(20 * np.log10(sig / err), 1),
+            "bytes": mp3.stat().st_size,
+        }
+        print("lame", level, out["default" if level is None else str(level)], flush=True)
+    return out
+
+
+def long_say(env: dict[str, str], work: Path, chars: int = 20_000) -> dict[str, float]:
+    """Peak RSS of `say` on a long text (issue 14: under 300 MB)."""
+    from voiceguide.compiler import Options, compile
+    from voiceguide.routine import builtin_ids, load_builtin
+
+    lines = list(dict.fromkeys(c.text for r in builtin_ids()
+                               for c in compile(load_builtin(r), Options()).cues))  # fmt: skip
+    text = ""
+    while len(text) < chars:
+        text += " ".join(lines)[: chars - len(text)] + " "
+    cmd = [PY, "-m", "voiceguide", "say", text.strip(), "-o", str(work / "long.wav")]
+    seconds, rss = run_measured(cmd, env)
+    return {"chars": len(text.strip()), "seconds": round(seconds, 1), "peak_rss_mb": round(rss)}
+
+
+def speech_benchmarks(env: dict[str, str], work: Path, quick: bool) -> dict[str, object]:
+    """Issue 8's speech figures: estimate per engine, every routine with each engine, LAME."""
+    report: dict[str, object] = {}
+    for engine in ("pyttsx3", "piper"):
+        report[f"estimate_{engine}"] = estimate_accuracy(env, engine)
+        print(engine, json.dumps(report[f"estimate_{engine}"]), flush=True)
+    if not quick:
+        for engine in ("pyttsx3", "piper"):
+            report[f"routines_{engine}"] = every_routine(env, work, engine)
+        seconds = session_pcm(60, work / "session.raw", env)
+        report["lame_quality_60min"] = {"session_minutes": round(seconds / 60, 1),
+                                        **lame_quality(work / "session.raw", work)}  # fmt: skip
+    report["long_say"] = long_say(env, work)
+    print(json.dumps(report["long_say"]), flush=True)
+    return report
 
 
 def pacing_table() -> str:
@@ -479,6 +573,14 @@ def tick_level() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short sessions: a sanity check")
+    parser.add_argument(
+        "--engine",
+        choices=["piper", "pyttsx3"],
+        help="speak with this engine (default: auto, the neural voice)",
+    )
+    parser.add_argument("--speech", action="store_true",
+                        help="only the speech benchmarks (estimate per engine, every routine "
+                             "with each engine, LAME quality, a long `say`)")  # fmt: skip
     parser.add_argument("--pacing", action="store_true", help="only the pacing table (seconds)")
     parser.add_argument("--serve", action="store_true", help="only the `serve` benchmark")
     parser.add_argument("--key-latency", action="store_true",
@@ -509,11 +611,22 @@ def main() -> None:
     cache = work / "cache"
     env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(cache)}
     env.pop("PYTHONMALLOC", None)  # renders run as users run them; play sets it itself
+    env.pop("VOICEGUIDE_ENGINE", None)
+    if args.engine:
+        env["VOICEGUIDE_ENGINE"] = args.engine
     play_env = {**env, "PYTHONMALLOC": "malloc"}  # in-process players (see voiceguide/entry.py)
     report: dict[str, object] = {
         "machine": f"{os.cpu_count()} cores",
         "python": sys.version.split()[0],
     }
+    if args.speech:
+        try:
+            report.update(speech_benchmarks(env, work, args.quick))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(json.dumps(report, indent=2))
+        return
+    report["engine"] = args.engine or "auto"
     try:
         cold, cold_rss = run_measured(render_cmd(work / "cold.mp3", main_minutes), env)
         warm, warm_rss = run_measured(render_cmd(work / "warm.mp3", main_minutes), env)
@@ -549,7 +662,7 @@ def main() -> None:
         print(json.dumps(report["real_time_jitter"]), flush=True)
         report["key_to_sound"] = key_to_sound(20 if args.quick else 40, play_env)
         print(json.dumps(report["key_to_sound"]), flush=True)
-        report["estimate"] = estimate_accuracy(env)
+        report["estimate"] = estimate_accuracy(env, args.engine or "piper")
         print(json.dumps(report["estimate"]), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

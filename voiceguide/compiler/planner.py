@@ -96,7 +96,7 @@ class _Planner(AddedLines):
     # -- helpers
 
     def length(self, text: str) -> float:
-        return say.estimate_seconds(text, self.options.wpm, options.timing)
+        return say.estimate_seconds(text, self.options.wpm, self.options.timing)
 
     def put(
         self, at: float, text: str, kind: str, step: int | None, side: str | None = None
