@@ -136,8 +136,13 @@ def list_voices(
 
 
 def resolve_voice(query: str, *, system_espeak: bool = False, cache_dir: Path | None = None) -> str:
-    """The espeak id for a voice id, language tag or name fragment, keeping ``+variant``."""
+    """The voice id for a name: a Piper voice's id, or the espeak id for a voice id,
+    language tag or name fragment (keeping ``+variant``)."""
+    _, piper_voice = pick_engine(VoiceSettings(voice=query, system_espeak=system_espeak))
+    if piper_voice is not None:  # auto, a Piper id or a model file
+        return piper_voice.id
     engine = Pyttsx3Engine(system_espeak)
+    query = espeak_query(VoiceSettings(voice=query))
     return resolve(query, espeak_catalog(engine, ClipCache(cache_dir).root)).id_with_variant
 
 
