@@ -17,6 +17,7 @@ from support.routines import SHORT
 
 from voiceguide.ambience import decode
 from voiceguide.compiler import Options, compile
+from voiceguide.errors import VoiceguideError
 from voiceguide.player import BLOCK, FADE, OVERLAP, RATE
 from voiceguide.render import render
 from voiceguide.routine import loads
@@ -229,6 +230,10 @@ def test_ctrl_c_saves_the_spot_and_resume_starts_there(tmp_path: Path) -> None:
     assert "stopped at Strokes beside the spine" in err and "--resume" in err
     resumed = cli(tmp_path, "r.yaml", "--resume")
     assert resumed.returncode == 0, resumed.stderr
+    from voiceguide import resume as points
+
+    with pytest.raises(VoiceguideError, match="nothing to resume"):  # finishing cleared it
+        points.latest(str((tmp_path / "r.yaml").resolve()))
     first = resumed.stdout.splitlines()[0]
     assert "Strokes beside the spine" in first, resumed.stdout
     assert "Spread the oil" not in resumed.stdout

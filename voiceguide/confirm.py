@@ -176,7 +176,7 @@ class Confirmer:
             self._cut_words(start)
             self._sounds.append(_Sound(start, blip, words=False))
         if words and self.words:
-            after = start + len(blip) + int(0.05 * RATE)
+            after = start + int(NOTE * RATE) + int(0.01 * RATE)  # over the earcon's last note
             with self._lock:
                 self._asked = (words, after)
             if words in self._clips:
