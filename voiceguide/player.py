@@ -321,8 +321,8 @@ class Player:
         self._play(block, self.pos)
 
     def _stop(self, finished: bool) -> Outcome:
-        if not self.paused:
-            self._tail()
+        if not self.paused and not (self.waiting is not None and self.waiting.before_start):
+            self._tail()  # nothing to fade when nothing is playing
         self.clock.sleep_until(self.deadline + (OVERLAP + FADE) / RATE)
         self.sink.drain()  # the fade has played out by now: let it end, not cut it
         return Outcome(position=self.pos / RATE, finished=finished)
