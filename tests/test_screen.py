@@ -132,9 +132,18 @@ def test_no_color_means_no_escape_codes() -> None:
 
 
 def test_tiny_height_drops_help_detail_next_but_keeps_step_and_time() -> None:
-    text = "\n".join(plain(render_lines(view(), 80, 8))[:-1])  # the status line says it all
+    lines = plain(render_lines(view(), 80, 8))[:-1]  # the status line says it all
+    text = "\n".join(lines)
     assert "q quit" not in text and "petrissage" not in text and "next:" not in text
-    assert "Knead the shoulders" in text and "Step 3 of 9" in text and "02:30 left" in text
+    assert decode_big(lines[:3]) == "KNEAD THE SHOULDERS"  # the title stays large
+    assert "Step 3 of 9" in text and "02:30 left" in text
+
+
+def test_at_40x12_both_the_title_and_the_time_left_stay_large() -> None:
+    lines = plain(render_lines(view(title="Kneading", step_left=83), 40, 12, color=False))
+    assert decode_big(lines[:3]) == "KNEADING"
+    last = next(i for i, line in enumerate(lines) if line.endswith("left"))
+    assert decode_big([r.removesuffix("  left") for r in lines[last - 2 : last + 1]]) == "01:23"
 
 
 def test_font_glyphs_are_five_rows_and_all_different() -> None:

@@ -158,22 +158,22 @@ def _big_width(text: str, scale: int = 1) -> int:
     return len(_pixels(_glyph_text(text) or "")[0]) * scale
 
 
-def _wrap_big(title: str, width: int, max_lines: int = 2) -> list[str] | None:
+def _wrap_big(title: str, width: int, max_lines: int = 2, scale: int = 1) -> list[str] | None:
     """Split ``title`` by words into at most ``max_lines`` big lines that each fit ``width``."""
     if _glyph_text(title) is None:
         return None
     lines: list[str] = []
     for word in title.split():
         candidate = f"{lines[-1]} {word}" if lines else word
-        if lines and _big_width(candidate) <= width:
+        if lines and _big_width(candidate, scale) <= width:
             lines[-1] = candidate
-        elif _big_width(word) <= width:
+        elif _big_width(word, scale) <= width:
             lines.append(word)
         else:
             return None
     if not lines or len(lines) > max_lines:
         return None
-    return [row for line in lines for row in big_text(line) or []]
+    return [row for line in lines for row in big_text(line, scale) or []]
 
 
 # --------------------------------------------------------------------------
@@ -266,6 +266,7 @@ def _style(text: str, codes: str, color: bool) -> str:
 @dataclass(frozen=True)
 class _Plan:
     time_scale: int = 2
+    title_scale: int = 2
     status: bool = True
     spacers: bool = True
     help: bool = True
@@ -283,14 +284,15 @@ class _Plan:
 # In order: the first change is made first, i.e. what matters least goes first.
 _DEGRADE: tuple[dict[str, object], ...] = (
     {"time_scale": 1},
+    {"title_scale": 1},
     {"spacers": False},
     {"help": False},
-    {"big_time": False},
     {"detail": False},
     {"next": False},
-    {"big_title": False},
-    {"min_instruction": 1},
     {"progress": False},
+    {"min_instruction": 1},
+    {"big_time": False},  # the title and the time left stay large as long as possible
+    {"big_title": False},
     {"step": False},
     {"extras": False},
     {"min_instruction": 0},
@@ -324,7 +326,11 @@ def _help_line(width: int, color: bool) -> str:
 
 def _title_lines(view: View, width: int, plan: _Plan, color: bool) -> list[str]:
     title = _clean(view.title) or "…"
-    big = _wrap_big(title, width) if plan.big_title else None
+    big = None
+    if plan.big_title and plan.title_scale > 1:  # one line at double size, when it fits
+        big = _wrap_big(title, width, max_lines=1, scale=plan.title_scale)
+    if plan.big_title and big is None:
+        big = _wrap_big(title, width)
     if big:
         return [_style(line, _BOLD + _CYAN, color) for line in big]
     return [_style(_fit(title, width), _BOLD + _CYAN, color)]
