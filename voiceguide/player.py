@@ -429,6 +429,7 @@ class Player:
         self.pos = round(max(again, here.start if here else again) * RATE)
         self.ramp = (self.pos, FADE)
         self.deadline = max(self.deadline, self.clock.now())
+        self.heard = (self.pos, self.deadline)
         self._note("")
         self._say("resume", None)
 
@@ -493,6 +494,7 @@ class Player:
         self.pos = _sample_at(target.start)
         self.ramp = (self.pos, FADE)
         self.deadline = max(self.deadline, self.clock.now())
+        self.heard = (self.pos, self.deadline)  # a key right after acts on where we went
         self._held = {i for i in self._held if i < target.step}  # its wait holds again
         words = None
         if target.start == self.session.script.steps[target.step].start:
