@@ -570,6 +570,94 @@ def tick_level() -> str:
     return "\n".join(lines)
 
 
+def live_stream(seconds: int, env: dict[str, str], beside: bool) -> dict[str, object]:
+    """Play through a private PulseAudio in real time; record its null sink; compare.
+
+    The feeding process's CPU (mixing 0.05 s blocks into the stream sink, speech
+    already synthesized: what the player adds per second of sound), the streams
+    the server saw, and the recording against the samples written: worst 10 ms
+    level deviation, gaps, doubled audio, drift. ``beside``: a render runs on
+    the same cores meanwhile. Also a paplay of the same samples with the same
+    buffer, as a control for what this machine allows any client.
+    """
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support import pulse  # type: ignore[import-not-found]
+
+    work = Path(tempfile.mkdtemp(prefix="voiceguide-stream-"))
+    code = (
+        "import json, sys, time, resource, numpy as np\n"
+        "from voiceguide.routine import load_routine\n"
+        "from voiceguide.compiler import compile, Options\n"
+        "from voiceguide.live import LiveSession\n"
+        "from voiceguide.speech import VoiceSettings\n"
+        "from voiceguide.stream import StreamSink\n"
+        f"s = compile(load_routine('{ROUTINE}'), Options())\n"
+        "sess = LiveSession(s, VoiceSettings()); sess.start(); sess.done.wait()\n"
+        "m = sess.mixer; sink = StreamSink(); sink.open(); out = []; pos = 0\n"
+        f"end = min(m.length, {seconds} * 44100)\n"
+        "c0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.monotonic()\n"
+        "while pos < end:\n"
+        "    while sink.buffered() < 4410 and pos < end:\n"
+        "        n = min(2205, end - pos)\n"
+        "        b = np.clip(np.round(m.render(pos, n) * 32767), -32768, 32767).astype(np.int16)\n"
+        "        sink.write(b); out.append(b); pos += n\n"
+        "    sink.wait(0.02)\n"
+        "sink.drain()\n"
+        "c1 = resource.getrusage(resource.RUSAGE_SELF); wall = time.monotonic() - t0\n"
+        "cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)\n"
+        "np.save(sys.argv[1], np.concatenate(out))\n"
+        "print(json.dumps({'cpu_percent': 100 * cpu / wall, 'wall_s': wall,\n"
+        "                  'underruns': sink.underruns, 'streams_opened': sink.streams_opened,\n"
+        "                  'latency_s': sink.latency}))\n"
+    )
+    load = None
+    try:
+        with pulse.PrivatePulse(work) as server:
+            if beside:
+                load = subprocess.Popen(
+                    render_cmd(work / "beside.mp3", 60), env=env,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+            recorder = server.record(work / "rec.raw")
+            seen: set[str] = set()
+            proc = subprocess.Popen([PY, "-c", code, str(work / "stream.npy")],
+                                    env={**env, **server.env}, stdout=subprocess.PIPE,
+                                    text=True)  # fmt: skip
+            while proc.poll() is None:
+                seen.update(server.sink_inputs())
+                time.sleep(0.5)
+            time.sleep(0.3)
+            recorder.terminate()
+            recorder.wait()
+            played = json.loads(proc.stdout.read().strip().splitlines()[-1])  # type: ignore[union-attr]
+            stream = np.load(work / "stream.npy") / 32767.0
+            recording = np.fromfile(work / "rec.raw", dtype="<i2").reshape(-1, 2)
+            report = {**played, "sink_inputs": len(seen), **pulse.compare(recording, stream)}
+            import wave
+
+            with wave.open(str(work / "control.wav"), "wb") as w:
+                w.setnchannels(2)
+                w.setsampwidth(2)
+                w.setframerate(44100)
+                w.writeframes(np.round(stream * 32767).astype("<i2").tobytes())
+            recorder = server.record(work / "control.raw")
+            subprocess.run(["paplay", "--latency-msec=120", str(work / "control.wav")],
+                           env=server.env, check=True)  # fmt: skip
+            time.sleep(0.3)
+            recorder.terminate()
+            recorder.wait()
+            control = np.fromfile(work / "control.raw", dtype="<i2").reshape(-1, 2)
+            report["paplay_control"] = pulse.compare(control, stream)
+    finally:
+        if load is not None:
+            load.kill()
+            load.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    report["load_average"] = os.getloadavg()[0]
+    report["render_beside"] = beside
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short sessions: a sanity check")
@@ -583,12 +671,24 @@ def main() -> None:
                              "with each engine, LAME quality, a long `say`)")  # fmt: skip
     parser.add_argument("--pacing", action="store_true", help="only the pacing table (seconds)")
     parser.add_argument("--serve", action="store_true", help="only the `serve` benchmark")
+    parser.add_argument(
+        "--stream",
+        type=int,
+        metavar="SECONDS",
+        help="only the one-stream sink, SECONDS long, through a private PulseAudio",
+    )
     parser.add_argument("--key-latency", action="store_true",
                         help="only the key-press-to-sound latency of live play")  # fmt: skip
     parser.add_argument("--tick", action="store_true", help="only the --tempo tick level")
     args = parser.parse_args()
     if args.pacing:
         print(pacing_table())
+        return
+    if args.stream:
+        env = {**os.environ}
+        env.pop("PYTHONMALLOC", None)
+        for beside in (False, True):
+            print(json.dumps(live_stream(args.stream, env, beside)), flush=True)
         return
     if args.serve:
         work = Path(tempfile.mkdtemp(prefix="voiceguide-bench-"))

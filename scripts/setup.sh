@@ -3,7 +3,8 @@
 #   bash scripts/setup.sh          the program (with live playback and the neural voice)
 #   bash scripts/setup.sh --dev    the program plus the test tools
 # Debian packages are installed only where no wheel serves: simpleaudio builds
-# from source against ALSA (libasound2-dev) and needs gcc and Python's headers.
+# from source against ALSA (libasound2-dev) and needs gcc and Python's headers;
+# sounddevice's Linux wheel carries no PortAudio (libportaudio2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,12 +12,14 @@ extra="play,serve"
 [ "${1:-}" = "--dev" ] && extra="dev"
 
 # --dev: the browser tests drive Debian's chromium (Playwright cannot download its own here),
-# a private D-Bus session bus carries MPRIS, and zbarimg decodes the printed QR code.
+# a private D-Bus session bus carries MPRIS, and zbarimg decodes the printed QR code; the
+# live-sound tests start a private PulseAudio (ALSA reaches it through libasound2-plugins).
 dev_pkgs=()
-[ "$extra" = "dev" ] && dev_pkgs=(chromium chromium-driver dbus libglib2.0-bin zbar-tools)
+[ "$extra" = "dev" ] && dev_pkgs=(chromium chromium-driver dbus libglib2.0-bin zbar-tools
+                                  pulseaudio pulseaudio-utils libasound2-plugins)
 
 need=()
-for pkg in libasound2-dev gcc python3-dev python3-venv "${dev_pkgs[@]}"; do
+for pkg in libasound2-dev libportaudio2 gcc python3-dev python3-venv "${dev_pkgs[@]}"; do
     case "$pkg" in
         python3-dev) python3 -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' && continue ;;
         python3-venv) python3 -c 'import ensurepip, venv' 2>/dev/null && continue ;;

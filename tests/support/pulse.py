@@ -1,0 +1,149 @@
+"""A private PulseAudio with a null sink, and how to compare what it played with what was meant.
+
+Started by the test (or the benchmark) itself, with its own runtime folder and
+HOME, so nothing of the machine's own sound setup is touched: ALSA clients
+reach it through ``libasound2-plugins`` (``pcm.!default { type pulse }``) and
+``parec`` records the null sink's monitor, which is what speakers would get.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+RATE = 44100
+TOOLS = ("pulseaudio", "pactl", "parec")
+
+
+def available() -> str | None:
+    """Why a private PulseAudio cannot run here, or None."""
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        return "missing " + ", ".join(missing) + " (bash scripts/setup.sh --dev installs them)"
+    if not list(Path("/usr/lib").glob("*/alsa-lib/libasound_module_pcm_pulse.so")):
+        return "ALSA's pulse plugin is missing (libasound2-plugins)"
+    return None
+
+
+class PrivatePulse:
+    """``with PrivatePulse(folder) as pulse:`` a sound server only this process tree uses."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.home = folder / "home"
+        self.run = folder / "run"
+        self.proc: subprocess.Popen | None = None
+        self.env: dict[str, str] = {}
+
+    def __enter__(self) -> PrivatePulse:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.run.mkdir(parents=True, exist_ok=True)
+        self.run.chmod(0o700)
+        script = self.folder / "default.pa"
+        script.write_text(".include /etc/pulse/default.pa\n"
+                          f"load-module module-null-sink sink_name=nul rate={RATE} channels=2\n"
+                          "set-default-sink nul\n")  # fmt: skip
+        client = self.folder / "client.conf"
+        client.write_text("autospawn = no\n")
+        (self.home / ".asoundrc").write_text("pcm.!default { type pulse }\n"
+                                             "ctl.!default { type pulse }\n")  # fmt: skip
+        self.env = {**os.environ, "HOME": str(self.home), "XDG_RUNTIME_DIR": str(self.run),
+                    "PULSE_CLIENTCONFIG": str(client)}  # fmt: skip
+        self.env.pop("PULSE_SERVER", None)
+        log = (self.folder / "pulseaudio.log").open("w")
+        self.proc = subprocess.Popen(
+            ["pulseaudio", "-n", "-F", str(script), "--daemonize=no", "--exit-idle-time=-1",
+             "--realtime=yes", "--high-priority=yes",  # as on a desktop (rtkit grants it there)
+             "--disallow-exit", "--use-pid-file=no", "--log-target=stderr"],
+            env=self.env, stdout=log, stderr=log,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                log = (self.folder / "pulseaudio.log").read_text()
+                raise RuntimeError(f"pulseaudio exited: {log}")
+            ok = subprocess.run(["pactl", "info"], env=self.env, capture_output=True)
+            if ok.returncode == 0:
+                return self
+            time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError("pulseaudio did not answer within 15 s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def record(self, path: Path) -> subprocess.Popen:
+        """Start recording the null sink's monitor to raw 16-bit stereo (stop with terminate)."""
+        out = path.open("wb")
+        proc = subprocess.Popen(["parec", "--device=nul.monitor", "--raw", "--format=s16le",
+                                 f"--rate={RATE}", "--channels=2", "--latency-msec=20"],
+                                env=self.env, stdout=out)  # fmt: skip
+        out.close()
+        return proc
+
+    def sink_inputs(self) -> list[str]:
+        """The ids of the playback streams the server has now."""
+        out = subprocess.run(["pactl", "list", "short", "sink-inputs"], env=self.env,
+                             capture_output=True, text=True)  # fmt: skip
+        return [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
+
+
+def lag_of(haystack: np.ndarray, needle: np.ndarray) -> int:
+    """Where ``needle`` sits in ``haystack`` (mono), by normalized FFT cross-correlation."""
+    n = 1 << int(np.ceil(np.log2(len(haystack) + len(needle))))
+    corr = np.fft.irfft(np.fft.rfft(haystack, n) * np.conj(np.fft.rfft(needle, n)), n)
+    valid = len(haystack) - len(needle) + 1
+    energy = np.concatenate([[0.0], np.cumsum(haystack**2)])
+    local = np.sqrt(np.maximum(energy[len(needle) :] - energy[:valid], 1e-12))
+    return int(np.argmax(corr[:valid] / local))
+
+
+def levels_db(x: np.ndarray, hop: int = RATE // 100) -> np.ndarray:
+    """RMS level of every 10 ms, in dB (mono)."""
+    n = len(x) // hop * hop
+    return 10 * np.log10(np.mean(x[:n].reshape(-1, hop) ** 2, axis=1) + 1e-12)
+
+
+def compare(recording: np.ndarray, meant: np.ndarray) -> dict[str, float]:
+    """Recording (16-bit stereo) against what was meant to play (float stereo).
+
+    Aligned by cross-correlation on the first second of sound; the last
+    second's own alignment against that is the drift. Then the level of
+    every 10 ms where the meant sound is above -60 dB, 10 ms stretches of
+    silence where sound was meant (gaps), and 10 ms stretches louder than
+    meant by 3 dB or more (doubled audio).
+    """
+    rec = recording[:, 0].astype(np.float64) / 32767
+    ref = meant[:, 0].astype(np.float64)
+    start = int(np.argmax(np.abs(ref) > 1e-3))
+    lag = lag_of(rec, ref[start : start + RATE]) - start
+    end = len(ref) - 2 * RATE
+    found = lag_of(rec, ref[end : end + RATE]) - end
+    drift = found - lag
+    got = rec[lag : lag + len(ref)] if lag >= 0 else np.concatenate([np.zeros(-lag), rec])
+    got = np.concatenate([got, np.zeros(max(0, len(ref) - len(got)))])[: len(ref)]
+    a, b = levels_db(got), levels_db(ref)
+    sound = b > -60
+    deviation = np.abs(a - b)[sound]
+    return {
+        "lag_samples": lag,
+        "drift_ms": 1000 * drift / RATE,
+        "worst_10ms_db": float(deviation.max()) if deviation.size else 0.0,
+        "gaps": int(np.sum(sound & (a < -90))),
+        "doubled": int(np.sum(sound & (a - b > 3))),
+        "max_error_lsb": float(np.abs(got - ref).max() * 32767),
+        "seconds": len(ref) / RATE,
+    }
