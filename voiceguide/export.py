@@ -8,12 +8,15 @@ Ctrl-C leaves an existing file untouched and no partial file behind.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
+import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,7 @@ import numpy as np
 
 from voiceguide.ambience import ffmpeg_exe
 from voiceguide.errors import AudioError, VoiceguideError
+from voiceguide.lifeline import child_dies_with_parent
 from voiceguide.script import Chapter, Script
 
 FORMATS = {".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg", ".flac": "flac", ".wav": "wav"}
@@ -48,31 +52,151 @@ def format_of(path: Path) -> str:
     return fmt
 
 
+#: Our temporary files: ``.NAME.XXXXXXXX.part.EXT`` (and ``….audio`` beside an MP3's).
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?(\.audio)?$")
+#: A temp younger than this may be between its creation and its lock: never swept.
+_SWEEP_MIN_AGE = 2.0
+
+
+@dataclass
+class _Temp:
+    """A temporary file held under an exclusive ``flock`` for as long as we write it.
+
+    The lock is what tells a live render's temps from a killed one's: the
+    kernel drops it when the process dies, however it dies.
+    """
+
+    path: Path
+    fd: int
+
+    @classmethod
+    def beside(cls, target: Path, suffix: str = "") -> _Temp:
+        folder = target.parent
+        try:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=f".part{target.suffix}{suffix}", dir=folder
+            )
+        except OSError as err:
+            raise VoiceguideError(f"{target}: cannot write there ({err.strerror})") from None
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a session file is not a secret
+        return cls(Path(name), fd)
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.close()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def real_target(target: Path) -> Path:
+    """Where writing ``target`` should land: through a symlink, the file it points to."""
+    target = Path(target)
+    return Path(os.path.realpath(target)) if target.is_symlink() else target
+
+
+def sweep_stale_temps(folder: Path) -> list[Path]:
+    """Remove temps of our naming in ``folder`` left by a killed process; return them.
+
+    A temp is stale when nobody holds its lock. Anything else (a live render's
+    temps, other programs' files, symlinks, very young files) is left alone.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not _TEMP_NAME.match(entry.name):
+            continue
+        with contextlib.suppress(OSError):
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if now - entry.stat(follow_symlinks=False).st_mtime < _SWEEP_MIN_AGE:
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its writer lives
+                if os.fstat(fd).st_ino == os.stat(entry.path, follow_symlinks=False).st_ino:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+            finally:
+                os.close(fd)
+    return removed
+
+
+@contextlib.contextmanager
+def atomic_paths(*targets: Path) -> Iterator[list[Path]]:
+    """Temporary paths beside ``targets``, renamed onto them together if the block succeeds.
+
+    Every temp is made before the block runs, so a folder that cannot be
+    written fails before any work; if anything fails, every temp is removed
+    and every existing target is left as it was.
+    """
+    reals = [real_target(t) for t in targets]
+    for shown, real in zip(targets, reals, strict=True):
+        if not real.resolve().parent.is_dir():
+            raise VoiceguideError(f"{shown}: folder {real.resolve().parent} does not exist")
+    for folder in dict.fromkeys(real.resolve().parent for real in reals):
+        sweep_stale_temps(folder)
+    temps: list[_Temp] = []
+    try:
+        for real in reals:
+            temps.append(_Temp.beside(real))
+        yield [temp.path for temp in temps]
+        for shown, real, temp in zip(targets, reals, temps, strict=True):
+            try:
+                os.replace(temp.path, real)
+            except OSError as err:
+                raise VoiceguideError(f"{shown}: cannot write there ({err.strerror})") from None
+    except BaseException:
+        for temp in temps:
+            temp.discard()
+        raise
+    finally:
+        for temp in temps:
+            temp.close()
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """A temporary path beside ``target``, renamed onto it only if the block succeeds."""
-    target = Path(target)
-    folder = target.resolve().parent
-    if not folder.is_dir():
-        raise VoiceguideError(f"{target}: folder {folder} does not exist")
-    try:
-        fd, name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=folder
-        )
-    except OSError as err:
-        raise VoiceguideError(f"{target}: cannot write there ({err.strerror})") from None
-    os.close(fd)
-    tmp = Path(name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a session file is not a secret
-    try:
+    with atomic_paths(target) as (tmp,):
         yield tmp
-        try:
-            os.replace(tmp, target)
-        except OSError as err:
-            raise VoiceguideError(f"{target}: cannot write there ({err.strerror})") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+
+def refuse_overlaps(outputs: Mapping[str, Path | None], inputs: Mapping[str, Path | None]) -> None:
+    """Refuse, before any work, an output that is an input or another output.
+
+    Files are compared as the system sees them (device and inode, so a
+    symlink or hard link to the routine counts); outputs that do not exist
+    yet by their real paths.
+    """
+    seen: dict[tuple[object, ...], str] = {}
+    for label, path in inputs.items():
+        if path is not None and Path(path).exists():
+            seen.setdefault(_identity(Path(path)), label)
+    for label, path in outputs.items():
+        if path is None:
+            continue
+        key = _identity(Path(path))
+        if key in seen:
+            raise VoiceguideError(
+                f"{path}: the {label} would overwrite the {seen[key]}; name another file"
+            )
+        seen[key] = label
+
+
+def _identity(path: Path) -> tuple[object, ...]:
+    try:
+        info = path.stat()
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("inode", info.st_dev, info.st_ino)
 
 
 def _umask() -> int:
@@ -83,7 +207,15 @@ def _umask() -> int:
 
 def write_text(target: Path, text: str) -> None:
     with atomic_path(target) as tmp:
+        write_into(tmp, text, shown=target)
+
+
+def write_into(tmp: Path, text: str, shown: Path) -> None:
+    """Text into an open temp; a full disk is one line naming the file meant."""
+    try:
         tmp.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise VoiceguideError(f"{shown}: cannot write ({err.strerror})") from None
 
 
 # ---------------------------------------------------------------- audio
@@ -100,14 +232,32 @@ def encode(
     chapters: tuple[Chapter, ...] = (),
 ) -> None:
     """Encode float blocks (n, 2) to ``target`` through the bundled ffmpeg, then tag it."""
-    fmt = format_of(target)
     with atomic_path(target) as tmp:
-        if fmt == "mp3" and tags is not None:
-            _encode_tagged_mp3(blocks, tmp, rate, channels, bitrate, tags, chapters)
-            return
-        _run_ffmpeg(blocks, tmp, fmt, rate=rate, channels=channels, bitrate=bitrate)
-        if tags is not None and fmt in ("ogg", "flac"):  # WAV carries no tags
+        encode_into(blocks, tmp, format_of(target), rate=rate, channels=channels,
+                    bitrate=bitrate, tags=tags, chapters=chapters)  # fmt: skip
+
+
+def encode_into(
+    blocks: Iterable[np.ndarray],
+    tmp: Path,
+    fmt: str,
+    *,
+    rate: int,
+    channels: int = 2,
+    bitrate: int = 128,
+    tags: Tags | None = None,
+    chapters: tuple[Chapter, ...] = (),
+) -> None:
+    """Encode into a temp made by :func:`atomic_paths` (the caller renames it into place)."""
+    if fmt == "mp3" and tags is not None:
+        _encode_tagged_mp3(blocks, tmp, rate, channels, bitrate, tags, chapters)
+        return
+    _run_ffmpeg(blocks, tmp, fmt, rate=rate, channels=channels, bitrate=bitrate)
+    if tags is not None and fmt in ("ogg", "flac"):  # WAV carries no tags
+        try:
             _write_vorbis_comments(tmp, fmt, tags, chapters)
+        except OSError as err:
+            raise AudioError(f"{tmp}: cannot write tags ({err.strerror})") from None
 
 
 def _encode_tagged_mp3(
@@ -119,14 +269,17 @@ def _encode_tagged_mp3(
     Tagging a finished file in place makes mutagen move the whole MP3 through
     a memory map, which would make peak memory grow with session length.
     """
-    audio = out.with_name(out.name + ".audio")
+    audio = _Temp.beside(out, ".audio")  # named after the temp, locked like it
     try:
-        _run_ffmpeg(blocks, audio, "mp3", rate=rate, channels=channels, bitrate=bitrate)
-        with open(out, "wb") as sink, open(audio, "rb") as source:
-            sink.write(id3_tag(tags, chapters))
-            shutil.copyfileobj(source, sink, 1 << 20)
+        _run_ffmpeg(blocks, audio.path, "mp3", rate=rate, channels=channels, bitrate=bitrate)
+        try:
+            with open(out, "wb") as sink, open(audio.path, "rb") as source:
+                sink.write(id3_tag(tags, chapters))
+                shutil.copyfileobj(source, sink, 1 << 20)
+        except OSError as err:
+            raise AudioError(f"{out}: cannot write ({err.strerror})") from None
     finally:
-        audio.unlink(missing_ok=True)
+        audio.discard()
 
 
 def _ffmpeg_command(
@@ -156,7 +309,9 @@ def _run_ffmpeg(
     """Stream PCM into ffmpeg: encoding runs in its own process, on the other core."""
     cmd = _ffmpeg_command(out, fmt, rate, channels, bitrate, in_channels)
     with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errors)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stderr=errors, preexec_fn=child_dies_with_parent()
+        )
         assert proc.stdin is not None
         try:
             for block in blocks:

@@ -15,8 +15,15 @@ import numpy as np
 
 from voiceguide.ambience import Bed
 from voiceguide.compiler import layout
-from voiceguide.errors import VoiceguideError
-from voiceguide.export import Tags, encode, format_of, write_subtitles, write_text
+from voiceguide.export import (
+    Tags,
+    atomic_paths,
+    encode_into,
+    format_of,
+    refuse_overlaps,
+    write_into,
+)
+from voiceguide.export import subtitles as subtitles_text
 from voiceguide.mixer import RATE, ClipBank, Mixer, MixSettings
 from voiceguide.script import Script
 from voiceguide.speech import Speaker, VoiceSettings
@@ -97,30 +104,51 @@ def render(
     subtitles: Path | None = None,
     script_json: Path | None = None,
     progress: Progress | None = None,
+    inputs: Mapping[str, Path | None] | None = None,
 ) -> RenderResult:
-    """Write the whole session to ``to`` (format by extension)."""
+    """Write the whole session to ``to`` (format by extension).
+
+    ``inputs`` names files an output must never replace (the routine, the
+    config); the script's own bed files are added here.
+    """
     started = time.perf_counter()
     to = Path(to)
-    format_of(to)  # fail on a bad extension or a missing folder before any work
-    for path in (to, subtitles, script_json):
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            raise VoiceguideError(f"{path}: folder {Path(path).resolve().parent} does not exist")
-    voice = voice or VoiceSettings()
-    mixer, fresh = prepare(script, voice, lexicon, settings, progress)
-    laid = mixer.script
-    peak = _Peak()
-    blocks = peak.watch(mixer.blocks(), mixer.length, progress)
-    encode(blocks, to, rate=RATE, channels=1 if mono else 2, bitrate=bitrate,
-           tags=_tags(laid, voice), chapters=laid.chapters)  # fmt: skip
-    if subtitles is not None:
-        write_subtitles(laid, subtitles)
-    if script_json is not None:
-        write_text(script_json, laid.to_json() + "\n")
+    fmt = format_of(to)  # fail on a bad extension before any work
+    beds = {f"bed {bed}": Path(bed) for bed in _bed_files(script)}
+    refuse_overlaps(
+        {"output": to, "subtitles file": subtitles, "script file": script_json},
+        {**(inputs or {}), **beds},
+    )
+    sides = {path: text for path, text in ((subtitles, None), (script_json, None)) if path}
+    # Every output is a locked temp from here on: a folder that cannot be
+    # written fails now, and the outputs appear together or not at all.
+    with atomic_paths(to, *sides) as (tmp, *side_tmps):
+        voice = voice or VoiceSettings()
+        mixer, fresh = prepare(script, voice, lexicon, settings, progress)
+        laid = mixer.script
+        peak = _Peak()
+        blocks = peak.watch(mixer.blocks(), mixer.length, progress)
+        encode_into(blocks, tmp, fmt, rate=RATE, channels=1 if mono else 2, bitrate=bitrate,
+                    tags=_tags(laid, voice), chapters=laid.chapters)  # fmt: skip
+        if subtitles is not None:
+            sides[subtitles] = subtitles_text(laid, srt=subtitles.suffix.lower() == ".srt")
+        if script_json is not None:
+            sides[script_json] = laid.to_json() + "\n"
+        for (path, text), side_tmp in zip(sides.items(), side_tmps, strict=True):
+            write_into(side_tmp, text or "", shown=path)
     return RenderResult(
         path=to, script=laid, seconds=time.perf_counter() - started, synthesized=fresh,
         lufs=mixer.achieved_lufs, peak_db=peak.db,
         bed_lift_db=20 * np.log10(mixer.bed_lift), target_lufs=mixer.settings.target_lufs,
     )  # fmt: skip
+
+
+def _bed_files(script: Script) -> list[str]:
+    """The beds that are the user's files (bundled beds are names)."""
+    return [
+        span.bed for span in script.beds
+        if span.bed is not None and ("/" in span.bed or Path(span.bed).is_file())
+    ]  # fmt: skip
 
 
 def _tags(script: Script, voice: VoiceSettings) -> Tags:

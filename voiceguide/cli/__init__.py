@@ -13,6 +13,7 @@ import click
 
 from voiceguide import __version__
 from voiceguide.errors import VoiceguideError
+from voiceguide.lifeline import Terminated, terminate_like_interrupt
 from voiceguide.textsafe import printable
 
 
@@ -20,6 +21,7 @@ class _Group(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Usage mistakes get one line too (click's own format takes three)."""
         kwargs["standalone_mode"] = False
+        terminate_like_interrupt()  # SIGTERM unwinds like Ctrl-C: temps removed, exit 143
         try:
             code = super().main(*args, **kwargs)
         except click.UsageError as err:
@@ -29,9 +31,8 @@ class _Group(click.Group):
         except click.ClickException as err:
             click.echo(f"voiceguide: {err.format_message()}", err=True)
             sys.exit(err.exit_code)
-        except click.Abort:
-            click.echo("voiceguide: interrupted", err=True)
-            sys.exit(130)
+        except click.Abort as err:
+            _interrupted(err.__cause__)
         if isinstance(code, int) and code:
             sys.exit(code)
         return code
@@ -42,9 +43,16 @@ class _Group(click.Group):
         except VoiceguideError as err:
             click.echo(f"voiceguide: {printable(str(err))}", err=True)
             sys.exit(err.exit_code)
-        except KeyboardInterrupt:
-            click.echo("voiceguide: interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as err:
+            _interrupted(err)
+
+
+def _interrupted(err: BaseException | None) -> None:
+    if isinstance(err, Terminated):
+        click.echo("voiceguide: terminated", err=True)
+        sys.exit(Terminated.exit_code)
+    click.echo("voiceguide: interrupted", err=True)
+    sys.exit(130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -76,7 +76,7 @@ def render(routine: str, output: Path | None, bitrate: int, mono: bool, subtitle
         result = render_session(
             session.script, target, voice=session.voice, lexicon=session.lexicon,
             settings=session.settings, bitrate=bitrate, mono=mono, subtitles=subtitles,
-            script_json=script_path, progress=progress,
+            script_json=script_path, progress=progress, inputs=_inputs(routine),
         )  # fmt: skip
     if result.bed_lift_db > 0.05:
         click.echo(
@@ -99,6 +99,14 @@ def render(routine: str, output: Path | None, bitrate: int, mono: bool, subtitle
             f"chapters, {result.lufs:.1f} LUFS, peak {result.peak_db:.1f} dBFS) "
             f"in {result.seconds:.1f}s", err=True,
         )  # fmt: skip
+
+
+def _inputs(spec: str) -> dict[str, Path | None]:
+    """Files this render reads that no output may replace (beds are added by render)."""
+    from voiceguide.config import config_path
+
+    routine = Path(spec) if Path(spec).is_file() else None
+    return {"routine": routine, "config file": config_path()}
 
 
 class Progress:

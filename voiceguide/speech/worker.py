@@ -59,6 +59,9 @@ def worker_main() -> None:
     Stdout (fd 1) is pointed at /dev/null before the engine loads, so its
     prints and anything a C library writes go nowhere.
     """
+    from voiceguide.lifeline import watch_parent
+
+    watch_parent()  # a SIGKILLed parent must not leave workers behind
     proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)

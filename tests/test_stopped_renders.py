@@ -1,0 +1,125 @@
+"""Renders stopped from outside, for real: SIGTERM unwinds like Ctrl-C; after SIGKILL
+no child lives on and the next render into the folder sweeps the temps (never a live
+render's)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support.routines import SHORT
+
+LONG = SHORT.replace("duration: 25s", "duration: 30m")
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for init to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _is_ffmpeg(pid: int) -> bool:
+    try:
+        return "ffmpeg" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+
+
+def _start(folder: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "voiceguide", "render", *args, "-q"],
+        cwd=folder, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _wait_for_encoder(proc: subprocess.Popen[str]) -> list[int]:
+    """Wait until the render is encoding (an ffmpeg child runs); its children then."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        kids = _children(proc.pid)
+        if any(_is_ffmpeg(k) for k in kids):
+            time.sleep(0.3)  # some audio written
+            return _children(proc.pid)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.05)
+    raise AssertionError("the render never reached encoding")
+
+
+def _temps(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".part" in p.name)
+
+
+def _gone_within(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.05)
+    return [p for p in pids if _alive(p)]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "long.yaml").write_text(LONG)
+    for name, text in (("out.mp3", "old audio"), ("out.vtt", "old subs"), ("out.json", "{}")):
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_sigterm_is_handled_like_ctrl_c(folder: Path) -> None:
+    proc = _start(folder, "long.yaml", "-o", "out.mp3", "--subtitles", "out.vtt",
+                  "--script", "out.json")  # fmt: skip
+    kids = _wait_for_encoder(proc)
+    assert _temps(folder), "the render should be writing temps"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines() == ["voiceguide: terminated"]
+    assert _temps(folder) == []
+    assert (folder / "out.mp3").read_text() == "old audio"
+    assert (folder / "out.vtt").read_text() == "old subs"
+    assert (folder / "out.json").read_text() == "{}"
+    assert _gone_within(kids, 1.0) == []
+
+
+def test_sigkill_leaves_no_children_and_the_next_render_sweeps_its_temps(folder: Path) -> None:
+    live = _start(folder, "long.yaml", "-o", "live.mp3")
+    killed = _start(folder, "long.yaml", "-o", "out.mp3", "--subtitles", "out.vtt")
+    try:
+        _wait_for_encoder(live)
+        kids = _wait_for_encoder(killed)
+        killed.kill()
+        killed.wait(timeout=10)
+        assert _gone_within(kids, 1.0) == [], "ffmpeg or a worker outlived its parent"
+        left = [t for t in _temps(folder) if t.startswith((".out.", "..out."))]
+        assert left, "SIGKILL leaves temps behind (the case being tested)"
+        time.sleep(2.1)  # temps younger than 2 s are never swept
+        (folder / "short.yaml").write_text(SHORT)
+        done = subprocess.run(
+            [sys.executable, "-m", "voiceguide", "render", "short.yaml", "-o", "short.wav",
+             "-q", "--ambience", "none"], cwd=folder, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        remaining = _temps(folder)
+        assert not any(t in remaining for t in left), remaining
+        assert any(".live.mp3." in t for t in remaining), "a live render's temps were touched"
+        assert (folder / "out.mp3").read_text() == "old audio"
+    finally:
+        live.kill()
+        live.wait(timeout=10)
