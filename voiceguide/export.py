@@ -169,6 +169,19 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp
 
 
+def unused_name(path: Path) -> Path:
+    """``path``, or ``stem-2.ext``, ``stem-3.ext``…: the first name nothing has yet.
+
+    For files the user did not name (a fallback ``say.wav``): those never
+    replace anything.
+    """
+    candidate, n = Path(path), 1
+    while os.path.lexists(candidate):
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
 def refuse_overlaps(outputs: Mapping[str, Path | None], inputs: Mapping[str, Path | None]) -> None:
     """Refuse, before any work, an output that is an input or another output.
 

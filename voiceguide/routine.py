@@ -96,6 +96,11 @@ class Routine:
     source: str | None = None
 
 
+def step_count(routine: Routine) -> int:
+    """Steps the hands work through, counted as the live screen counts them (no pauses)."""
+    return sum(1 for step in routine.steps if not step.is_pause)
+
+
 # ---------------------------------------------------------------- loading
 
 

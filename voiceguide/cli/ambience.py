@@ -14,7 +14,7 @@ import numpy as np
 
 from voiceguide.ambience import Bed, list_beds
 from voiceguide.device import play_once
-from voiceguide.export import write_audio
+from voiceguide.export import unused_name, write_audio
 
 # ffmpeg arguments per output extension; the muxer itself is picked from the extension.
 SEAM_AT = 5.0  # seconds into a preview where the loop point falls, so a listener hears it
@@ -25,13 +25,19 @@ EDGE_FADE = 0.5
 @click.option("--json", "as_json", is_flag=True, help="List the beds as JSON.")
 @click.pass_context
 def ambience(ctx: click.Context, as_json: bool) -> None:
-    """Background beds: bundled river, rain, ocean and music, or your own file.
+    """Background beds: the sound that plays under the voice, looped for the whole session.
+
+    A bed is a bundled one (river, rain, ocean, music-pad, music-bells) or any
+    audio file of yours. Pick one for a session with `--ambience NAME|FILE|none`
+    on render and play, or with `ambience:` in a routine (a step or section may
+    change it; beds cross-fade). The voice ducks the bed while it speaks.
 
     \b
     Examples:
-      voiceguide ambience                 list the bundled beds
-      voiceguide ambience --json          the same as JSON
-      voiceguide ambience preview river   write river-preview.wav to listen to
+      voiceguide ambience                  list the bundled beds
+      voiceguide ambience --json           the same as JSON
+      voiceguide ambience preview river    hear 20 s of it across its loop point
+      voiceguide render lower-back-relax --ambience rain
     """
     if ctx.invoked_subcommand is None:
         ctx.invoke(list_command, as_json=as_json)
@@ -89,7 +95,8 @@ def preview_command(name: str, output: Path | None, seconds: float) -> None:
 
     NAME is a bundled bed (see `voiceguide ambience list`) or an audio file. The loop
     point falls 5 seconds in (sooner for very short previews). With -o, or with no
-    sound card, the preview is written to a file instead (NAME-preview.wav).
+    sound card, the preview is written to a file instead (NAME-preview.wav, or
+    NAME-preview-2.wav… so an existing file is never replaced).
 
     \b
     Examples:
@@ -105,7 +112,7 @@ def preview_command(name: str, output: Path | None, seconds: float) -> None:
         if problem is None:
             click.echo(f"played {seconds:.1f} s of {bed.name} ({seam})")
             return
-        output = Path(f"{Path(name).stem}-preview.wav")
+        output = unused_name(Path(f"{Path(name).stem}-preview.wav"))
         click.echo(f"no audio device ({problem}); writing a file instead")
     write_audio(output, audio, bed.rate)
     click.echo(f"wrote {output} ({seconds:.1f} s of {bed.name}, {seam})")

@@ -36,10 +36,30 @@ class TimeParam(click.ParamType):
 TIME = TimeParam()
 
 
+class LengthParam(TimeParam):
+    """A session length: a bare number too small to be seconds is taken as a slip."""
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        seconds = super().convert(value, param, ctx)
+        bare = isinstance(value, str) and value.strip().replace(".", "", 1).isdigit()
+        if bare and seconds < 60:
+            self.fail(
+                f"{value.strip()} means {value.strip()} seconds, under the 1 minute "
+                f"minimum; did you mean {value.strip()}m?",
+                param,
+                ctx,
+            )
+        return seconds
+
+
 def session_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add the options that shape a session's timing."""
     decorators = [
-        click.option("--length", "-l", type=TIME, help="Fit the session to this length, e.g. 20m."),
+        click.option(
+            "--length", "-l", type=LengthParam(), help="Fit the session to this length, e.g. 20m."
+        ),
         click.option(
             "--pace",
             type=click.FloatRange(0.25, 4.0),

@@ -6,6 +6,7 @@ import json
 import shutil
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,7 +21,14 @@ from voiceguide.compiler import Options, compile, natural_range
 from voiceguide.errors import RoutineError, VoiceguideError
 from voiceguide.export import write_text
 from voiceguide.pacing import pacing_line
-from voiceguide.routine import Routine, builtin_ids, load_builtin, load_file, load_routine
+from voiceguide.routine import (
+    Routine,
+    builtin_ids,
+    load_builtin,
+    load_file,
+    load_routine,
+    step_count,
+)
 from voiceguide.script import Script
 from voiceguide.templates import starter_routine
 from voiceguide.textsafe import printable
@@ -53,7 +61,7 @@ def routine_row(routine_id: str, routine: Routine) -> dict[str, object]:
     lo, hi = natural_range(routine)
     return {
         "id": routine_id, "title": routine.title, "summary": routine.summary,
-        "based_on": routine.based_on, "steps": len(routine.steps),
+        "based_on": routine.based_on, "steps": step_count(routine),
         "min_seconds": round(lo, 1), "max_seconds": round(hi, 1),
     }  # fmt: skip
 
@@ -135,6 +143,11 @@ def describe(script: Script, cautions: tuple[str, ...] = ()) -> str:
     return "\n".join(lines)
 
 
+_NO_SESSION_OPTIONS: dict[str, Any] = dict.fromkeys(
+    ("length", "pace", "detail", "counting", "check_in")
+)
+
+
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
@@ -150,16 +163,18 @@ def validate(files: tuple[Path, ...]) -> None:
             routine = load_file(path)
             voice = planned_voice(routine)
             lo, hi = natural_range(routine, Options(wpm=voice.rate, timing=timing_for(voice)))
+            planned = compile(
+                routine,
+                build_options(wpm=voice.rate, timing=timing_for(voice), **_NO_SESSION_OPTIONS),
+            )
         except VoiceguideError as err:
             click.echo(printable(str(err)), err=True)
             bad += 1
             continue
-        span = (
-            format_duration(lo)
-            if abs(hi - lo) < 1
-            else f"{format_duration(lo)}..{format_duration(hi)}"
-        )
-        click.echo(f"{path}: ok ({len(routine.steps)} steps, {span})")
+        length = format_duration(round(planned.duration))  # what `show` prints
+        span = _span(lo, hi)
+        fits = f"; --length fits {span}" if span != length else ""
+        click.echo(f"{path}: ok ({step_count(routine)} steps, {length}{fits})")
     if bad:
         raise SystemExit(2)
 

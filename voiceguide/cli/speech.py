@@ -162,7 +162,7 @@ def say(text: str, output: Path | None, words: bool, **options: Any) -> None:
     """Speak TEXT with a voice, to try voices and settings.
 
     Without -o it plays through the sound card; with no sound card it
-    writes say.wav instead and says so.
+    writes say.wav instead (say-2.wav… if that exists) and says so.
 
     \b
     Examples:
@@ -186,8 +186,19 @@ def speak_out(text: str, output: Path | None, options: Mapping[str, Any], fallba
         return
     problem = play_once(clip.samples, CLIP_RATE)
     if problem:
+        from voiceguide.export import unused_name
+
+        fallback = unused_name(fallback)
         write_clip(fallback, clip.samples)
         click.echo(f"no audio device ({problem}); wrote {fallback} ({clip.duration:.1f} s)")
+
+
+for _param in say.params:  # no bed here: say what --volume does to this clip
+    if _param.name == "volume":
+        _param.help = (
+            "How loud the voice speaks, 0.1–1 (default 1): the clip's level, "
+            "so 0.5 is about 6 dB quieter."
+        )
 
 
 def write_clip(path: Path, samples: np.ndarray, rate: int = CLIP_RATE) -> None:
