@@ -12,8 +12,15 @@ TOML in the platform's user config folder (``voiceguide config path``)::
     [lexicon]
     gua-sha = "gwah shah"
 
-    [render]   # free-form, read by the render command
-    [play]     # free-form, read by the live player
+    [render]          # defaults for `voiceguide render` options
+    bitrate = 96
+    ambience = "rain"
+
+    [play]            # defaults for `voiceguide play` options
+    bed-volume = -20
+
+Every value is checked like the command-line value it stands for (same
+types, same ranges); a bad one is one line naming the file and the key.
 
     [keys]     # live keys: key = "action" (see `voiceguide play --help`)
     x = "next"
@@ -32,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from voiceguide.errors import VoiceguideError
-from voiceguide.speech import VoiceSettings
+from voiceguide.speech import PITCH_RANGE, RATE_RANGE, VoiceSettings
 
 VOICE_KEYS = ("voice", "rate", "volume", "pitch", "system_espeak", "engine")
 SECTIONS = ("voice", "lexicon", "render", "play", "keys")
@@ -60,12 +67,15 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     A syntax error becomes one line ``config.toml:3:9: <what tomllib said>``.
     """
     path = path or config_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
+    from voiceguide.routine import read_small_file
+
+    data = read_small_file(path, "config file", ConfigError)
+    try:
+        text = data.decode("utf-8-sig")  # a byte-order mark is fine (Windows editors add one)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -83,18 +93,72 @@ def _located(path: Path, message: str) -> str:
 
 
 def _check(data: dict[str, Any], path: Path) -> None:
-    """Catch typos early: unknown sections or voice keys, non-text lexicon entries."""
+    """Check every value like its command-line option; normalize numbers (150.0 is 150)."""
     for name, value in data.items():
         if name not in SECTIONS:
             raise ConfigError(f"{path}: unknown section [{name}]; known: {', '.join(SECTIONS)}")
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: {name} should be a [{name}] section")
-    for key in data.get("voice", {}):
+    voice = data.get("voice", {})
+    for key, value in voice.items():
         if key not in VOICE_KEYS:
             raise ConfigError(f"{path}: [voice] {key}: unknown key; known: {', '.join(VOICE_KEYS)}")
+        try:
+            voice[key] = check_voice_value(key, value)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: [voice] {key}: {exc}") from None
     for word, respelling in data.get("lexicon", {}).items():
         if not isinstance(respelling, str):
-            raise ConfigError(f"{path}: [lexicon] {word}: expected text, got {respelling!r}")
+            raise ConfigError(f"{path}: [lexicon] {word}: expected text, got {_kind(respelling)}")
+
+
+#: Limits shared with the command line (``--rate``, ``--volume``, ``--pitch``).
+VOICE_LIMITS: dict[str, tuple[float, float]] = {
+    "rate": RATE_RANGE,
+    "volume": (0.1, 1.0),
+    "pitch": PITCH_RANGE,
+}
+
+
+def check_voice_value(key: str, value: Any) -> Any:
+    """A voice setting checked as the option checks it; ValueError says what is wrong."""
+    if key == "voice":
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"expected a voice name in quotes, got {_kind(value)}")
+        return value
+    if key == "system_espeak":
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {_kind(value)}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number, got {_kind(value)}")
+    low, high = VOICE_LIMITS[key]
+    if value != value:  # NaN
+        raise ValueError("expected a number, got nan")
+    if value < low:
+        raise ValueError(f"{value:g} is below {low:g}")
+    if value > high:
+        raise ValueError(f"{value:g} is above {high:g}")
+    if key == "volume":
+        return float(value)
+    if value != int(value):
+        raise ValueError(f"{value:g} is not a whole number")
+    return int(value)
+
+
+def _kind(value: Any) -> str:
+    """A TOML value described the way a user wrote it."""
+    if isinstance(value, bool):
+        return f"a true/false ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value:g})"
+    if isinstance(value, str):
+        return f"text ({value!r})"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return f"a date or time ({value})"
 
 
 def voice_settings(

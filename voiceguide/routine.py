@@ -211,7 +211,7 @@ _STEP_KEYS = (
 )  # fmt: skip
 _PAUSE_KEYS = ("pause", "title", "ambience", "optional")
 _SECTION_KEYS = ("title", "ambience", "steps")
-_VOICE_LIMITS = {"rate": (80, 300), "volume": (0.0, 1.0), "pitch": (0, 100)}
+_VOICE_LIMITS = {"rate": (80, 300), "volume": (0.1, 1.0), "pitch": (0, 100)}  # as the options
 
 
 class _Reader:
@@ -575,7 +575,9 @@ def _voice(node: Node | None) -> dict[str, Any]:
         value = child.value
         if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
             raise child.where.error(f"expected a number from {lo} to {hi}")
-        voice[key] = value
+        if key != "volume" and value != int(value):
+            raise child.where.error(f"expected a whole number from {lo} to {hi}")
+        voice[key] = float(value) if key == "volume" else int(value)
     return voice
 
 

@@ -67,6 +67,12 @@ def main() -> None:
       voiceguide render therapist-ten-step     write a session MP3 with chapters
       voiceguide play therapist-ten-step       guide a massage live
     """
+    ctx = click.get_current_context()
+    command = main.commands.get(ctx.invoked_subcommand or "")
+    if command is not None and command.name in ("render", "play"):
+        from voiceguide.cli.options import config_defaults
+
+        ctx.default_map = {command.name: config_defaults(command, ctx)}
 
 
 from voiceguide.cli.routines import new, routines, show, validate  # noqa: E402

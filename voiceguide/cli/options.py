@@ -210,3 +210,56 @@ def planned_voice(routine: Routine, rate: int | None = None) -> VoiceSettings:
     from voiceguide.config import load_config, voice_settings
 
     return voice_settings({"rate": rate}, routine.voice, load_config())
+
+
+#: Options a config section may not set: outputs name files per run, and the
+#: voice has its own [voice] section.
+_NOT_FROM_CONFIG = frozenset(
+    {"output", "subtitles", "script_path", "resume", "from_step", "help",
+     "voice", "rate", "volume", "pitch", "system_espeak"}
+)  # fmt: skip
+
+
+def config_defaults(command: click.Command, ctx: click.Context) -> dict[str, Any]:
+    """The command's ``[render]``/``[play]`` config section as option defaults.
+
+    Each value goes through the option's own type, so the config takes what
+    the command line takes and refuses what it refuses, naming file and key.
+    """
+    from voiceguide.config import ConfigError, config_path, load_config
+
+    section = command.name or ""
+    values = load_config().get(section, {})
+    options = [
+        p for p in command.params if isinstance(p, click.Option) and p.name not in _NOT_FROM_CONFIG
+    ]
+    defaults: dict[str, Any] = {}
+    for key, value in values.items():
+        where = f"{config_path()}: [{section}] {key}"
+        flag = "--" + key.replace("_", "-")
+        param = next((p for p in options if key == p.name or flag in p.opts), None)
+        if param is None:
+            known = ", ".join(sorted(p.opts[-1].lstrip("-") for p in options))
+            raise ConfigError(f"{where}: unknown key; known: {known}")
+        defaults[str(param.name)] = _config_value(param, value, where, ctx)
+    return defaults
+
+
+def _config_value(param: click.Option, value: Any, where: str, ctx: click.Context) -> Any:
+    from voiceguide.config import ConfigError
+
+    kind = param.type
+    if param.is_flag or isinstance(kind, click.types.BoolParamType):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if isinstance(value, bool | dict | list):
+        raise ConfigError(f"{where}: expected a value like {param.opts[-1]} takes, got {value!r}")
+    if isinstance(kind, click.types.IntParamType) and isinstance(value, float):
+        if value != int(value):
+            raise ConfigError(f"{where}: {value:g} is not a whole number")
+        value = int(value)
+    try:
+        return kind.convert(value, param, ctx)
+    except click.BadParameter as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
