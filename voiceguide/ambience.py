@@ -106,6 +106,8 @@ def decode(
     Raises AudioError (one line naming the file) when it is missing, not audio, or empty.
     """
     path = Path(path)
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
     if not path.is_file():
         raise AudioError(f"{path}: no such audio file")
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-vn"]
@@ -235,6 +237,8 @@ class Bed:
         """A user's recording, trimmed, capped at MAX_LOOP_SECONDS and cross-faded into a loop."""
         fade_room = MAX_CROSSFADE_SECONDS
         samples = _trim_silence(decode(path, max_seconds=MAX_LOOP_SECONDS + fade_room))
+        if samples.shape[0] == 0:
+            raise AudioError(f"{path}: is digital silence; a bed needs some sound to loop")
         if samples.shape[0] < MIN_USER_SECONDS * SESSION_RATE:
             seconds = samples.shape[0] / SESSION_RATE
             raise AudioError(

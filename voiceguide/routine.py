@@ -349,6 +349,8 @@ class _Reader:
             path = Path(value).expanduser()
             if not path.is_absolute() and self.base_dir is not None:
                 path = self.base_dir / path
+            if path.is_dir():
+                raise node.where.error(f"{path} is a folder, not an audio file")
             if not path.is_file():
                 raise node.where.error(f"no audio file at {path}")
             return str(path)

@@ -6,6 +6,8 @@ line on stderr and a non-zero exit, so no command needs its own try/except.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from typing import Any
 
@@ -45,6 +47,24 @@ class _Group(click.Group):
             sys.exit(err.exit_code)
         except KeyboardInterrupt as err:
             _interrupted(err)
+        except OSError as err:  # the system refused: a full disk, a name too long, /dev/full
+            _os_failure(err)
+
+
+def _os_failure(err: OSError) -> None:
+    """One line for what the system refused; stdout's own failures included."""
+    with contextlib.suppress(OSError, ValueError):  # nothing more to stdout, even at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if isinstance(err, BrokenPipeError) and err.filename is None:
+        sys.exit(1)  # `voiceguide show x | head`: the reader had enough
+    what = err.strerror or str(err)
+    if err.filename is None:
+        click.echo(f"voiceguide: cannot write the output: {what}", err=True)
+    else:
+        name = str(err.filename)
+        shown = name if len(name) <= 80 else f"{name[:40]}…{name[-20:]}"
+        click.echo(f"voiceguide: {printable(shown)}: {what}", err=True)
+    sys.exit(1)
 
 
 def _interrupted(err: BaseException | None) -> None:

@@ -50,7 +50,7 @@ def default_output(spec: str, routine: Routine) -> Path:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the timed script as JSON (the same as show --json).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar, no notes, no summary.")
 def render(routine: str, output: Path | None, bitrate: int, mono: bool, subtitles: Path | None,
            script_path: Path | None, quiet: bool, **options: Any) -> None:  # fmt: skip
     """Write a whole session for ROUTINE (a built-in id or a YAML file) to one file.
@@ -78,6 +78,8 @@ def render(routine: str, output: Path | None, bitrate: int, mono: bool, subtitle
             settings=session.settings, bitrate=bitrate, mono=mono, subtitles=subtitles,
             script_json=script_path, progress=progress, inputs=_inputs(routine),
         )  # fmt: skip
+    if quiet:
+        return
     if result.bed_lift_db > 0.05:
         click.echo(
             f"voiceguide: note: few words over a long session; the bed was lifted "
@@ -92,13 +94,12 @@ def render(routine: str, output: Path | None, bitrate: int, mono: bool, subtitle
             "gets closer)",
             err=True,
         )
-    if not quiet:
-        chapters = len(result.script.chapters)
-        click.echo(
-            f"wrote {target} ({format_duration(round(result.script.duration))}, {chapters} "
-            f"chapters, {result.lufs:.1f} LUFS, peak {result.peak_db:.1f} dBFS) "
-            f"in {result.seconds:.1f}s", err=True,
-        )  # fmt: skip
+    chapters = len(result.script.chapters)
+    click.echo(
+        f"wrote {target} ({format_duration(round(result.script.duration))}, {chapters} "
+        f"chapters, {result.lufs:.1f} LUFS, peak {result.peak_db:.1f} dBFS) "
+        f"in {result.seconds:.1f}s", err=True,
+    )  # fmt: skip
 
 
 def _inputs(spec: str) -> dict[str, Path | None]:

@@ -189,6 +189,8 @@ def new(name: str, force: bool) -> None:
     Example:
       voiceguide new shoulders && voiceguide show shoulders.yaml
     """
+    if not Path(name).name.strip() or Path(name).name.startswith((".", "-")):
+        raise RoutineError(f"{name!r}: give the routine a name, like shoulders")
     path = Path(name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
     if not path.resolve().parent.is_dir():
         raise RoutineError(f"{path}: folder {path.resolve().parent} does not exist")
