@@ -136,7 +136,9 @@ def naive_pydub(minutes: int, out: Path, env: dict[str, str]) -> tuple[float, fl
     return mix_seconds, 0.0
 
 
-def first_sound(env: dict[str, str], trials: int, cold_beds: bool) -> list[float]:
+def first_sound(
+    env: dict[str, str], trials: int, cold_beds: bool, args: tuple[str, ...] = ()
+) -> list[float]:
     """Seconds from starting `voiceguide play` to the first stream reaching ALSA."""
     times = []
     for _ in range(trials):
@@ -150,7 +152,7 @@ def first_sound(env: dict[str, str], trials: int, cold_beds: bool) -> list[float
         if cold_beds:
             shutil.rmtree(Path(env["VOICEGUIDE_CACHE_DIR"]) / "beds", ignore_errors=True)
         t0 = time.time()
-        proc = subprocess.Popen([PY, "-m", "voiceguide", "play", ROUTINE],
+        proc = subprocess.Popen([PY, "-m", "voiceguide", "play", ROUTINE, *args],
                                 env={**env, "HOME": str(home)}, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         while not glob.glob(f"{capture}/out.raw*") and time.time() - t0 < 20:
@@ -658,6 +660,41 @@ def live_stream(seconds: int, env: dict[str, str], beside: bool) -> dict[str, ob
     return report
 
 
+def user_bed(env: dict[str, str], minutes: int = 60) -> dict[str, object]:
+    """A user's own bed of ``minutes`` (pink noise MP3): render memory and first live sound.
+
+    The bed is decoded a block at a time up to the loop cap and its loop and
+    measurements cached, so neither memory nor start-up should follow its length.
+    """
+    from voiceguide.ambience import ffmpeg_exe
+
+    work = Path(tempfile.mkdtemp(prefix="voiceguide-bed-"))
+    try:
+        bed = work / f"bed{minutes}.mp3"
+        subprocess.run(
+            [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+             "anoisesrc=c=pink:r=44100:a=0.1,aformat=channel_layouts=stereo",
+             "-t", str(minutes * 60), "-b:a", "96k", str(bed)], check=True,
+        )  # fmt: skip
+        cmd = [*render_cmd(work / "out.mp3", 10), "--ambience", str(bed)]
+        shutil.rmtree(Path(env["VOICEGUIDE_CACHE_DIR"]) / "beds", ignore_errors=True)
+        cold_s, cold_rss = run_measured(cmd, env)
+        warm_s, warm_rss = run_measured(cmd, env)
+        play_env = {**env, "PYTHONMALLOC": "malloc"}
+        cold_start = first_sound(play_env, 2, cold_beds=True, args=("--ambience", str(bed)))
+        warm_start = first_sound(play_env, 3, cold_beds=False, args=("--ambience", str(bed)))
+        return {
+            "bed_minutes": minutes, "render_10min_cold_bed_s": round(cold_s, 1),
+            "render_cold_bed_peak_rss_mb": round(cold_rss),
+            "render_10min_warm_bed_s": round(warm_s, 1),
+            "render_warm_bed_peak_rss_mb": round(warm_rss),
+            "first_sound_cold_bed_s": [round(x, 3) for x in cold_start],
+            "first_sound_warm_bed_s": [round(x, 3) for x in warm_start],
+        }  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short sessions: a sanity check")
@@ -680,6 +717,7 @@ def main() -> None:
     parser.add_argument("--key-latency", action="store_true",
                         help="only the key-press-to-sound latency of live play")  # fmt: skip
     parser.add_argument("--tick", action="store_true", help="only the --tempo tick level")
+    parser.add_argument("--user-bed", action="store_true", help="only the 60-minute user bed")
     args = parser.parse_args()
     if args.pacing:
         print(pacing_table())
@@ -719,6 +757,12 @@ def main() -> None:
         "machine": f"{os.cpu_count()} cores",
         "python": sys.version.split()[0],
     }
+    if args.user_bed:
+        try:
+            print(json.dumps(user_bed(env), indent=2))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if args.speech:
         try:
             report.update(speech_benchmarks(env, work, args.quick))
@@ -764,6 +808,8 @@ def main() -> None:
         print(json.dumps(report["key_to_sound"]), flush=True)
         report["estimate"] = estimate_accuracy(env, args.engine or "piper")
         print(json.dumps(report["estimate"]), flush=True)
+        report["user_bed"] = user_bed(env, 10 if args.quick else 60)
+        print(json.dumps(report["user_bed"]), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(report, indent=2))

@@ -5,6 +5,7 @@ render's)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -45,7 +46,17 @@ def _start(folder: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "voiceguide", "render", *args, "-q"],
         cwd=folder, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a hang dumps its stacks (SIGABRT)
     )  # fmt: skip
+
+
+def _finish(proc: subprocess.Popen[str], seconds: float) -> str:
+    """Its stderr once it exits; if it does not in time, its threads' stacks as the failure."""
+    try:
+        return proc.communicate(timeout=seconds)[1]
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        raise AssertionError(f"still running after {seconds} s:\n{proc.communicate()[1]}") from None
 
 
 def _wait_for_encoder(proc: subprocess.Popen[str]) -> list[int]:
@@ -86,7 +97,7 @@ def test_sigterm_is_handled_like_ctrl_c(folder: Path) -> None:
     kids = _wait_for_encoder(proc)
     assert _temps(folder), "the render should be writing temps"
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    err = _finish(proc, 60)
     assert proc.returncode == 143, err
     assert err.strip().splitlines() == ["voiceguide: terminated"]
     assert _temps(folder) == []

@@ -53,10 +53,11 @@ class _Group(click.Group):
 
 def _os_failure(err: OSError) -> None:
     """One line for what the system refused; stdout's own failures included."""
-    with contextlib.suppress(OSError, ValueError):  # nothing more to stdout, even at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    if isinstance(err, BrokenPipeError) and err.filename is None:
+    if isinstance(err, BrokenPipeError) and _stdout_reader_gone():
+        _silence_stdout()
         sys.exit(1)  # `voiceguide show x | head`: the reader had enough
+    if err.filename is None:
+        _silence_stdout()  # a full /dev/full would fail again at exit
     what = err.strerror or str(err)
     if err.filename is None:
         click.echo(f"voiceguide: cannot write the output: {what}", err=True)
@@ -65,6 +66,23 @@ def _os_failure(err: OSError) -> None:
         shown = name if len(name) <= 80 else f"{name[:40]}…{name[-20:]}"
         click.echo(f"voiceguide: {printable(shown)}: {what}", err=True)
     sys.exit(1)
+
+
+def _stdout_reader_gone() -> bool:
+    """True when stdout is a pipe nobody reads any more."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _silence_stdout() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _interrupted(err: BaseException | None) -> None:
