@@ -19,11 +19,11 @@ TOML in the platform's user config folder (``voiceguide config path``)::
     [play]            # defaults for `voiceguide play` options
     bed-volume = -20
 
-Every value is checked like the command-line value it stands for (same
-types, same ranges); a bad one is one line naming the file and the key.
-
     [keys]     # live keys: key = "action" (see `voiceguide play --help`)
     x = "next"
+
+Every value is checked like the command-line value it stands for (same
+types, same ranges); a bad one is one line naming the file and the key.
 
 Precedence for voice settings: command line > routine ``voice:`` block >
 this file > built-in defaults.
