@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -30,14 +30,27 @@ class Terminated(KeyboardInterrupt):
     exit_code = 128 + signal.SIGTERM
 
 
-def terminate_like_interrupt() -> None:
-    """From now on SIGTERM raises :class:`Terminated` in the main thread."""
+@contextlib.contextmanager
+def terminate_like_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread.
+
+    Scoped, not process-wide: commands with their own SIGTERM handling (play
+    saves the spot, serve lets uvicorn shut down) keep theirs, and a library
+    caller gets its own handler back afterwards.
+    """
 
     def handler(signum: int, frame: Any) -> None:
         raise Terminated()
 
-    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
-        signal.signal(signal.SIGTERM, handler)
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _libc() -> Any:

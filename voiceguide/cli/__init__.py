@@ -15,7 +15,7 @@ import click
 
 from voiceguide import __version__
 from voiceguide.errors import VoiceguideError
-from voiceguide.lifeline import Terminated, terminate_like_interrupt
+from voiceguide.lifeline import Terminated
 from voiceguide.textsafe import printable
 
 
@@ -23,7 +23,6 @@ class _Group(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Usage mistakes get one line too (click's own format takes three)."""
         kwargs["standalone_mode"] = False
-        terminate_like_interrupt()  # SIGTERM unwinds like Ctrl-C: temps removed, exit 143
         try:
             code = super().main(*args, **kwargs)
         except click.UsageError as err:

@@ -11,6 +11,7 @@ import click
 from voiceguide.cli.options import mix_options, session_options, session_setup
 from voiceguide.cli.speech import voice_options
 from voiceguide.export import format_of
+from voiceguide.lifeline import terminate_like_interrupt
 from voiceguide.routine import Routine, load_routine
 from voiceguide.times import format_duration
 
@@ -72,7 +73,9 @@ def render(routine: str, output: Path | None, bitrate: int, mono: bool, subtitle
     target = output or default_output(routine, loaded)
     format_of(target)
     session = session_setup(loaded, options)
-    with Progress(enabled=not quiet and sys.stderr.isatty()) as progress:
+    # SIGTERM unwinds like Ctrl-C: temps removed, old outputs untouched, exit 143.
+    progress_bar = Progress(enabled=not quiet and sys.stderr.isatty())
+    with terminate_like_interrupt(), progress_bar as progress:
         result = render_session(
             session.script, target, voice=session.voice, lexicon=session.lexicon,
             settings=session.settings, bitrate=bitrate, mono=mono, subtitles=subtitles,
