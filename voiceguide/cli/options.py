@@ -190,3 +190,28 @@ def planned_voice(routine: Routine, rate: int | None = None) -> VoiceSettings:
     from voiceguide.config import load_config, voice_settings
 
     return voice_settings({"rate": rate}, routine.voice, load_config())
+
+
+def check_readable(routine: Routine, voice: VoiceSettings) -> None:
+    """Refuse text the chosen voice cannot read, pointing at its step (``file:line``).
+
+    The same check the speaker makes before synthesis (after guide notation
+    is spelled out), done here so `validate` and `show` catch it without a sound.
+    """
+    from voiceguide.compiler.steps import located
+    from voiceguide.errors import RoutineError, SpeechError
+    from voiceguide.notation import speakable
+    from voiceguide.speech import check_script
+    from voiceguide.speech.voices import voice_language
+
+    voice_id, language = voice_language(voice)
+    where = routine.source or routine.id or "routine"
+    texts = [(where, t) for t in (*routine.intro, *routine.outro, *routine.cautions)]
+    for step in routine.steps:
+        for text in (step.say, step.caution or "", *(c.say for c in step.cues)):
+            texts.append((located(step), text))
+    for place, text in texts:
+        try:
+            check_script(speakable(text), language, voice_id)
+        except SpeechError as err:
+            raise RoutineError(f"{place}: {err}") from None
