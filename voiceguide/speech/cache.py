@@ -53,8 +53,7 @@ class ClipCache:
             self.clips_dir.mkdir(parents=True, exist_ok=True)
             fd, probe = tempfile.mkstemp(dir=self.clips_dir, prefix=".probe-", suffix=".tmp")
             try:
-                os.write(fd, b"\0" * 4096)
-                os.fsync(fd)
+                os.write(fd, b"\0" * 4096)  # no fsync: it can take a second on a busy disk
             finally:
                 os.close(fd)
                 os.unlink(probe)
@@ -111,6 +110,23 @@ class ClipCache:
                 st = f.stat()
                 out.append((st.st_mtime, st.st_size, f))
         return out
+
+    def evict_now_and_then(self, every: float = 600.0) -> int:
+        """:meth:`evict`, at most every ``every`` seconds per cache folder.
+
+        Eviction looks at every clip's file; done after each session it would
+        cost a live session's threads time for nothing, so a marker file's age
+        spaces it out.
+        """
+        import time
+
+        marker = self.root / ".last-eviction"
+        with contextlib.suppress(OSError):
+            if time.time() - marker.stat().st_mtime < every:
+                return 0
+        with contextlib.suppress(OSError):
+            marker.touch()
+        return self.evict()
 
     def evict(self) -> int:
         """Delete the least recently used clips until the cache fits its limit; return how many.

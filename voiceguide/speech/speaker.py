@@ -145,7 +145,7 @@ class Speaker:
         self._pool.close()
         if self.engine_calls and self._temp is None:
             with contextlib.suppress(OSError):
-                self.cache.evict()
+                self.cache.evict_now_and_then()
         if self._temp is not None:
             self._temp.cleanup()
             self._temp = None
