@@ -6,21 +6,36 @@ of the others (the compiler never hears audio, the mixer never synthesizes).
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from voiceguide.ambience import Bed
 from voiceguide.compiler import layout
-from voiceguide.errors import VoiceguideError
-from voiceguide.export import Tags, encode, format_of, write_subtitles, write_text
+from voiceguide.errors import SpeechError, VoiceguideError
+from voiceguide.export import (
+    DEFAULT_BITRATE,
+    Cover,
+    Tags,
+    check_bitrate,
+    check_chapters,
+    codec_trim,
+    default_cover,
+    duration_label,
+    encode,
+    format_of,
+    lrc,
+    lyrics,
+    write_subtitles,
+    write_text,
+)
 from voiceguide.mixer import RATE, ClipBank, Mixer, MixSettings
-from voiceguide.script import Script
-from voiceguide.speech import Speaker, VoiceSettings
-from voiceguide.times import format_duration
+from voiceguide.script import Cue, Script
+from voiceguide.speech import Speaker, VoiceSettings, check_script, normalize_text
 
 Progress = Callable[[str, int, int], None]
 #: Clips come from the speech engine as float32 and are kept as int16: a batch
@@ -34,10 +49,14 @@ class RenderResult:
     script: Script
     seconds: float  # wall time taken
     synthesized: int  # clips made fresh (0 on a warm cache)
-    lufs: float  # the loudness the mix was brought to (tests check it with ffmpeg's ebur128)
+    lufs: float  # integrated loudness of the delivered file, as ffmpeg's ebur128 measures it
     target_lufs: float
-    peak_db: float  # sample peak of the output
+    peak_db: float  # sample peak of the mix, before encoding
     bed_lift_db: float  # how far a sparse session's bed was lifted to reach the target
+    true_peak: float = float("-inf")  # true peak of the delivered file (ebur128), dBTP
+    reached: bool = True  # the mix reached the target (False: too few words for its length)
+    notes: tuple[str, ...] = ()  # plain-words remarks for the user (e.g. a bitrate not used)
+    warnings: tuple[str, ...] = ()  # what was said differently (titles the voice cannot read)
 
 
 def speak(
@@ -67,6 +86,40 @@ def speak(
     return bank, fresh
 
 
+#: What a "Coming up next" line says instead when the voice cannot read the step's title.
+NEXT_FALLBACK = "Next step."
+
+
+def speakable(script: Script, language: str, voice_id: str = "") -> tuple[Script, tuple[str, ...]]:
+    """The script with "Coming up next" lines the voice cannot read replaced by "Next step.".
+
+    A step title is shown and written to the chapter as it is, in any script;
+    only the spoken announcement needs the voice's language. Any other text the
+    voice cannot read still fails, with the speech engine's own message.
+    """
+    cues: list[Cue] = []
+    warnings: list[str] = []
+    for cue in script.cues:
+        if cue.kind == "next":
+            try:
+                check_script(normalize_text(cue.text), language, voice_id)
+            except SpeechError:
+                title = script.steps[cue.step + 1].title if _has_next(script, cue) else cue.text
+                warnings.append(
+                    f"the voice cannot read the step title {title!r}: it says "
+                    f"{NEXT_FALLBACK!r} instead (the chapter keeps the title)"
+                )
+                cue = replace(cue, text=NEXT_FALLBACK)
+        cues.append(cue)
+    if not warnings:
+        return script, ()
+    return replace(script, cues=tuple(cues)), tuple(dict.fromkeys(warnings))
+
+
+def _has_next(script: Script, cue: Cue) -> bool:
+    return cue.step is not None and cue.step + 1 < len(script.steps)
+
+
 def load_beds(script: Script) -> dict[str, Bed]:
     return {span.bed: Bed.load(span.bed) for span in script.beds if span.bed is not None}
 
@@ -78,11 +131,31 @@ def prepare(
     settings: MixSettings | None = None,
     progress: Progress | None = None,
 ) -> tuple[Mixer, int]:
-    """Speech, real-length layout and beds: everything a sink needs to pull audio."""
+    """Speech, real-length layout and beds: everything a sink needs to pull audio.
+
+    Announcements of step titles the voice cannot read are replaced first
+    (:func:`speakable`); what was replaced is added to the script's warnings.
+    """
     settings = settings or MixSettings()  # the voice's volume is in its clips already
-    bank, fresh = speak(script, voice, lexicon, progress)
+    with Speaker(voice, lexicon=lexicon) as speaker:
+        script, warnings = speakable(script, speaker.language, speaker.voice_id)
+        bank, fresh = speak(script, voice, lexicon, progress, speaker=speaker)
     laid = layout(script, [bank.duration(c.text) for c in script.cues])
+    laid = replace(laid, warnings=laid.warnings + warnings) if warnings else laid
     return Mixer(laid, bank, load_beds(laid), settings), fresh
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """How the file is written: everything ``render`` takes beyond the session itself."""
+
+    bitrate: int | None = None  # None: the format's default
+    mono: bool = False
+    id3_version: int = 3
+    cover: Cover | None = None  # None: voiceguide's default picture
+    subtitles: Path | None = None
+    script_json: Path | None = None
+    lyrics: Path | None = None  # a timed LRC beside the audio
 
 
 def render(
@@ -92,46 +165,99 @@ def render(
     voice: VoiceSettings | None = None,
     lexicon: Mapping[str, str] | None = None,
     settings: MixSettings | None = None,
-    bitrate: int = 128,
+    bitrate: int | None = None,
     mono: bool = False,
     subtitles: Path | None = None,
     script_json: Path | None = None,
     progress: Progress | None = None,
+    files: FileOptions | None = None,
 ) -> RenderResult:
-    """Write the whole session to ``to`` (format by extension)."""
+    """Write the whole session to ``to`` (format by extension), measured as delivered.
+
+    Every check that can fail (format, folders, bitrate, chapter count) runs
+    before any speech or mixing. The mix aims at the target loudness plus the
+    codec's measured loss and leaves the codec's overshoot as extra peak
+    headroom; the loudness reported is ffmpeg's measurement of the written file.
+    """
     started = time.perf_counter()
+    files = files or FileOptions(bitrate=bitrate, mono=mono, subtitles=subtitles,
+                                 script_json=script_json)  # fmt: skip
     to = Path(to)
-    format_of(to)  # fail on a bad extension or a missing folder before any work
-    for path in (to, subtitles, script_json):
+    fmt = format_of(to)  # fail on a bad extension before any work
+    for path in (to, files.subtitles, files.script_json, files.lyrics):
         if path is not None and not Path(path).resolve().parent.is_dir():
             raise VoiceguideError(f"{path}: folder {Path(path).resolve().parent} does not exist")
+    channels = 1 if files.mono else 2
+    notes = [n for n in [check_bitrate(fmt, files.bitrate, channels)] if n]
+    if fmt == "mp3":
+        check_chapters(len(script.chapters))
+    rate_kbps = files.bitrate or DEFAULT_BITRATE
     voice = voice or VoiceSettings()
-    mixer, fresh = prepare(script, voice, lexicon, settings, progress)
+    wanted = settings or MixSettings()
+    trim = codec_trim(fmt, rate_kbps)
+    aimed = replace(wanted, target_lufs=wanted.target_lufs + trim.gain_db,
+                    ceiling_db=wanted.ceiling_db - trim.headroom_db)  # fmt: skip
+    mixer, fresh = prepare(script, voice, lexicon, aimed, progress)
     laid = mixer.script
     peak = _Peak()
     blocks = peak.watch(mixer.blocks(), mixer.length, progress)
-    encode(blocks, to, rate=RATE, channels=1 if mono else 2, bitrate=bitrate,
-           tags=_tags(laid, voice), chapters=laid.chapters)  # fmt: skip
-    if subtitles is not None:
-        write_subtitles(laid, subtitles)
-    if script_json is not None:
-        write_text(script_json, laid.to_json() + "\n")
+    measured = encode(blocks, to, rate=RATE, channels=channels, bitrate=rate_kbps,
+                      tags=session_tags(laid, voice, files.cover), chapters=laid.chapters,
+                      id3_version=files.id3_version, measured=True)  # fmt: skip
+    assert measured is not None
+    if files.subtitles is not None:
+        write_subtitles(laid, files.subtitles)
+    if files.script_json is not None:
+        write_text(files.script_json, script_json_text(laid, measured.lufs, measured.true_peak))
+    if files.lyrics is not None:
+        write_text(files.lyrics, lrc(laid))
     return RenderResult(
         path=to, script=laid, seconds=time.perf_counter() - started, synthesized=fresh,
-        lufs=mixer.achieved_lufs, peak_db=peak.db,
-        bed_lift_db=20 * np.log10(mixer.bed_lift), target_lufs=mixer.settings.target_lufs,
+        lufs=measured.lufs, peak_db=peak.db, true_peak=measured.true_peak,
+        bed_lift_db=20 * np.log10(mixer.bed_lift), target_lufs=wanted.target_lufs,
+        reached=mixer.achieved_lufs >= aimed.target_lufs - 0.05, notes=tuple(notes),
+        warnings=laid.warnings[len(script.warnings) :],
     )  # fmt: skip
 
 
-def _tags(script: Script, voice: VoiceSettings) -> Tags:
+def script_json_text(script: Script, lufs: float, true_peak: float) -> str:
+    """The timed script as JSON, with the delivered file's loudness beside it."""
+    import json
+
+    data = script.to_dict()
+    data["loudness"] = {"integrated_lufs": round(lufs, 2), "true_peak_dbtp": round(true_peak, 2)}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def session_tags(script: Script, voice: VoiceSettings, cover: Cover | None = None) -> Tags:
+    """Tags that tell renders apart ("Lower back relaxation · 20 min") and say, in plain
+    words, how the session sounds."""
+    length = duration_label(script.duration)
+    return Tags(
+        title=f"{script.title} · {length}",
+        album=script.title,
+        comment=_plain_comment(script, voice),
+        date=datetime.date.today().isoformat(),
+        length=script.duration,
+        lyrics=lyrics(script),
+        cover=cover or default_cover(),
+    )
+
+
+def _plain_comment(script: Script, voice: VoiceSettings) -> str:
     from voiceguide.speech.voices import voice_label
 
-    pitch = "" if voice.pitch is None else f", pitch {voice.pitch}"
-    comment = (
-        f"{format_duration(round(script.duration))} session; voice {voice_label(voice)} "
-        f"at {voice.rate} wpm{pitch}. Made with voiceguide."
+    beds = sorted({Path(span.bed).stem for span in script.beds if span.bed})
+    bed = f"{' then '.join(beds)} in the background" if beds else "no background sound"
+    pace = float(script.options.get("pace") or 1.0)
+    tempo = "as written" if abs(pace - 1) < 0.01 else ("slower" if pace < 1 else "faster")
+    steps = len(script.steps)
+    return (
+        f"A {duration_label(script.duration)} guided back massage in {steps} "
+        f"step{'s' if steps != 1 else ''}. Voice {voice_label(voice)} at {voice.rate} words a "
+        f"minute, "
+        f"{bed}, pace {tempo}. Made with voiceguide."
     )
-    return Tags(title=script.title, album=script.title, comment=comment)
 
 
 class _Peak:
