@@ -10,6 +10,7 @@ import datetime
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,10 @@ from voiceguide.errors import SpeechError, VoiceguideError
 from voiceguide.export import (
     DEFAULT_BITRATE,
     Cover,
+    Measured,
+    Rejected,
     Tags,
+    Trim,
     check_bitrate,
     check_chapters,
     codec_trim,
@@ -54,7 +58,8 @@ class RenderResult:
     peak_db: float  # sample peak of the mix, before encoding
     bed_lift_db: float  # how far a sparse session's bed was lifted to reach the target
     true_peak: float = float("-inf")  # true peak of the delivered file (ebur128), dBTP
-    reached: bool = True  # the mix reached the target (False: too few words for its length)
+    reached: bool = True  # the mix reached the target (False: see quiet_reason)
+    quiet_reason: str = ""  # "sparse": few words for its length; "codec": a low bitrate's peaks
     notes: tuple[str, ...] = ()  # plain-words remarks for the user (e.g. a bitrate not used)
     warnings: tuple[str, ...] = ()  # what was said differently (titles the voice cannot read)
 
@@ -194,16 +199,29 @@ def render(
     rate_kbps = files.bitrate or DEFAULT_BITRATE
     voice = voice or VoiceSettings()
     wanted = settings or MixSettings()
-    trim = codec_trim(fmt, rate_kbps)
-    aimed = replace(wanted, target_lufs=wanted.target_lufs + trim.gain_db,
-                    ceiling_db=wanted.ceiling_db - trim.headroom_db)  # fmt: skip
+    trim = codec_trim(fmt, rate_kbps, channels)
+    aimed = _aimed(wanted, trim.gain_db, trim.headroom_db)
     mixer, fresh = prepare(script, voice, lexicon, aimed, progress)
     laid = mixer.script
-    peak = _Peak()
-    blocks = peak.watch(mixer.blocks(), mixer.length, progress)
-    measured = encode(blocks, to, rate=RATE, channels=channels, bitrate=rate_kbps,
-                      tags=session_tags(laid, voice, files.cover), chapters=laid.chapters,
-                      id3_version=files.id3_version, measured=True)  # fmt: skip
+    tags = session_tags(laid, voice, files.cover)
+    for attempt in range(2):
+        reached = mixer.achieved_lufs >= mixer.settings.target_lufs - 0.05
+        peak = _Peak()
+        try:
+            measured = encode(
+                peak.watch(mixer.blocks(), mixer.length, progress), to, rate=RATE,
+                channels=channels, bitrate=rate_kbps, tags=tags, chapters=laid.chapters,
+                id3_version=files.id3_version, measured=True,
+                accept=None if attempt else partial(_on_target, wanted=wanted, reached=reached),
+            )  # fmt: skip
+            break
+        except Rejected as rejected:  # the codec moved it more than its trim: correct, mix again
+            m = rejected.measured
+            louder = m.lufs > wanted.target_lufs + LUFS_TOLERANCE
+            gain = trim.gain_db + (wanted.target_lufs - m.lufs if reached or louder else 0.0)
+            headroom = trim.headroom_db + max(0.0, m.true_peak - wanted.ceiling_db + 0.3)
+            trim = Trim(gain, headroom)
+            mixer = Mixer(laid, mixer.clips, mixer.beds, _aimed(wanted, gain, headroom))
     assert measured is not None
     if files.subtitles is not None:
         write_subtitles(laid, files.subtitles)
@@ -215,9 +233,42 @@ def render(
         path=to, script=laid, seconds=time.perf_counter() - started, synthesized=fresh,
         lufs=measured.lufs, peak_db=peak.db, true_peak=measured.true_peak,
         bed_lift_db=20 * np.log10(mixer.bed_lift), target_lufs=wanted.target_lufs,
-        reached=mixer.achieved_lufs >= aimed.target_lufs - 0.05, notes=tuple(notes),
+        reached=reached, notes=tuple(notes), quiet_reason=_quiet_reason(mixer, wanted, reached),
         warnings=laid.warnings[len(script.warnings) :],
     )  # fmt: skip
+
+
+#: How far the delivered file may miss the target loudness before it is mixed again.
+LUFS_TOLERANCE = 0.2
+
+
+def _quiet_reason(mixer: Mixer, wanted: MixSettings, reached: bool) -> str:
+    """Why a session stayed under the target: its few words, or the codec's peak headroom.
+
+    The same session mixed with the plain ceiling tells them apart: if it
+    would have reached the target, the extra headroom the codec needs is why.
+    """
+    if reached:
+        return ""
+    plain = replace(mixer.settings, ceiling_db=wanted.ceiling_db)
+    if plain == mixer.settings:
+        return "sparse"
+    unconstrained = Mixer(mixer.script, mixer.clips, mixer.beds, plain)
+    return "codec" if unconstrained.achieved_lufs >= plain.target_lufs - 0.05 else "sparse"
+
+
+def _aimed(wanted: MixSettings, gain_db: float, headroom_db: float) -> MixSettings:
+    return replace(wanted, target_lufs=wanted.target_lufs + gain_db,
+                   ceiling_db=wanted.ceiling_db - headroom_db)  # fmt: skip
+
+
+def _on_target(measured: Measured, wanted: MixSettings, reached: bool) -> bool:
+    """The file is within the targets: the ceiling always, the loudness when it was reachable."""
+    if measured.true_peak > wanted.ceiling_db:
+        return False
+    if measured.lufs > wanted.target_lufs + LUFS_TOLERANCE:
+        return False
+    return not reached or measured.lufs >= wanted.target_lufs - LUFS_TOLERANCE
 
 
 def script_json_text(script: Script, lufs: float, true_peak: float) -> str:

@@ -115,6 +115,13 @@ def render(routine: str, output: Path | None, bitrate: int | None, mono: bool, c
             "was raised a little to keep the session at a usual volume with a clear voice",
             err=True,
         )
+    elif result.quiet_reason == "codec":
+        click.echo(
+            "voiceguide: note: this session is a little quieter than usual: at this low "
+            "bitrate the encoder adds peaks, so the voice is kept down to stay clean "
+            "(a higher --bitrate avoids it)",
+            err=True,
+        )
     elif not result.reached:
         click.echo(
             "voiceguide: note: this session is quieter than usual because it has few words "

@@ -11,6 +11,7 @@
 from voiceguide.export.encoders import (
     DEFAULT_BITRATE,
     Measured,
+    Rejected,
     Trim,
     check_bitrate,
     codec_trim,
@@ -30,6 +31,7 @@ __all__ = [
     "LOSSY",
     "Cover",
     "Measured",
+    "Rejected",
     "Tags",
     "Trim",
     "atomic_path",

@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,16 +53,20 @@ class Trim:
     headroom_db: float = 0.0
 
 
-def codec_trim(fmt: str, bitrate: int) -> Trim:
-    """Per-codec compensation, measured on built-in sessions (scripts/bench.py loudness)."""
+def codec_trim(fmt: str, bitrate: int, channels: int = 2) -> Trim:
+    """Per-codec compensation, from built-in sessions encoded and measured with ebur128
+    (scripts/bench.py loudness; docs/benchmarks.md). Low bitrates cut the highs and
+    overshoot peaks most: AAC at 64 kbps by 3 dB, Vorbis at 48 kbps mono by 4 dB."""
     if fmt == "mp3":
-        return Trim(0.45 if bitrate < 192 else 0.1, 0.6)
+        return Trim(0.45 if bitrate < 192 else 0.25 if bitrate < 256 else 0.0, 0.5)
     if fmt == "ogg":
-        return Trim(0.0, 0.6)
+        if channels == 1 and bitrate < 96:
+            return Trim(0.0, 4.8)
+        return Trim(0.1, 0.8 if bitrate >= 112 else 1.5 if bitrate >= 80 else 2.6)
     if fmt == "opus":
-        return Trim(0.0, 0.8)
+        return Trim(0.0, 0.5 if bitrate >= 96 else 0.8 if bitrate >= 48 else 2.2)
     if fmt == "m4b":
-        return Trim(0.0, 0.6)
+        return Trim(0.0, 0.8 if bitrate >= 96 else 3.8)
     return Trim()
 
 
@@ -91,10 +95,15 @@ class Measured:
     true_peak: float
 
 
-def measure(path: Path) -> Measured:
-    """Integrated loudness and true peak of a file, decoded by ffmpeg (not our own meter)."""
-    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path), "-af",
-           "ebur128=peak=true", "-f", "null", "-"]  # fmt: skip
+def measure(path: Path, mono: bool = False) -> Measured:
+    """Integrated loudness and true peak of a file, decoded by ffmpeg (not our own meter).
+
+    A mono file is measured as it plays, on two speakers (ebur128's dual mono):
+    otherwise it reads 3 dB under the same sound in stereo.
+    """
+    meter = "ebur128=peak=true" + (":dualmono=true" if mono else "")
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path), "-af", meter,
+           "-f", "null", "-"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
     summary = proc.stderr[proc.stderr.rfind("Summary:") :]
     integrated = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
@@ -115,11 +124,13 @@ def encode(
     chapters: Sequence[Chapter] = (),
     id3_version: int = 3,
     measured: bool = False,
+    accept: Callable[[Measured], bool] | None = None,
 ) -> Measured | None:
     """Encode float blocks (n, 2) to ``target``, tag it, and measure it if asked.
 
     Everything happens on a temporary file that replaces ``target`` only once
-    it is complete (tags, chapters and measurement included).
+    it is complete (tags, chapters and measurement included). ``accept`` may
+    refuse the measured file (:class:`Rejected`): ``target`` is then left as it was.
     """
     fmt = format_of(target)
     chapters = tuple(chapters)
@@ -135,7 +146,20 @@ def encode(
             _run_ffmpeg(blocks, tmp, fmt, rate=rate, channels=channels, bitrate=bitrate)
             if tags is not None and fmt != "wav":  # WAV carries no tags players read
                 tag_vorbis(tmp, fmt, tags, chapters)
-        return measure(tmp) if measured else None
+        if not measured and accept is None:
+            return None
+        result = measure(tmp, mono=channels == 1)
+        if accept is not None and not accept(result):
+            raise Rejected(result)
+        return result
+
+
+class Rejected(Exception):
+    """The encoded file measured outside its targets; the caller mixes again."""
+
+    def __init__(self, measured: Measured) -> None:
+        super().__init__(f"{measured.lufs:.2f} LUFS, {measured.true_peak:.2f} dBTP")
+        self.measured = measured
 
 
 def _encode_mp3(
