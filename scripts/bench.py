@@ -8,6 +8,8 @@
     .venv/bin/python scripts/bench.py --serve    # only `voiceguide serve` (about a minute)
     .venv/bin/python scripts/bench.py --key-latency  # key press to earcon and words, live
     .venv/bin/python scripts/bench.py --tick     # the --tempo tick against each bed
+    .venv/bin/python scripts/bench.py loudness   # delivered loudness, every format (issue 12)
+    .venv/bin/python scripts/bench.py mono       # 64 kbps mono against 128 kbps stereo
 
 A benchmark, not a test: it prints numbers; the docs say what they should be.
 Every render runs as its own process (the real `voiceguide` command), so
@@ -695,6 +697,97 @@ def user_bed(env: dict[str, str], minutes: int = 60) -> dict[str, object]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+DELIVERED_CODE = r"""
+import json, sys
+from pathlib import Path
+from voiceguide.compiler import Options, compile
+from voiceguide.export import measure
+from voiceguide.render import FileOptions, render
+from voiceguide.routine import builtin_ids, load_builtin
+out, minutes = Path(sys.argv[1]), float(sys.argv[2])
+cases = [("mp3", 128, False), ("mp3", 64, True), ("mp3", 320, False), ("ogg", 128, False),
+         ("ogg", 64, False), ("opus", 64, False), ("opus", 32, False), ("m4b", 128, False),
+         ("m4b", 64, False), ("flac", None, False)]
+for rid in builtin_ids():
+    options = Options(length=minutes * 60) if minutes else Options()
+    script = compile(load_builtin(rid), options)
+    for fmt, kbps, mono in cases if rid == "lower-back-relax" else cases[:1] + cases[3:4]:
+        target = out / f"{rid}.{fmt}"
+        r = render(script, target, files=FileOptions(bitrate=kbps, mono=mono))
+        m = measure(target, mono=mono)
+        print(json.dumps({"routine": rid, "format": fmt, "kbps": kbps, "mono": mono,
+                          "minutes": round(r.script.duration / 60, 1), "lufs": m.lufs,
+                          "true_peak": m.true_peak, "reached": r.reached,
+                          "why_quieter": r.quiet_reason}), flush=True)
+"""
+
+
+def delivered_loudness(minutes: float, env: dict[str, str], work: Path) -> list[dict]:
+    """Every built-in routine to MP3 and OGG (and lower-back-relax to every format and a
+    few bitrates), each delivered file measured by ffmpeg's ebur128 (issue 12)."""
+    proc = subprocess.run([PY, "-c", DELIVERED_CODE, str(work), str(minutes)], env=env,
+                          check=True, capture_output=True, text=True)  # fmt: skip
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+MONO_CODE = r"""
+import json, sys
+import numpy as np
+from pathlib import Path
+from voiceguide.ambience import decode
+from voiceguide.compiler import Options, compile
+from voiceguide.export import encode, measure
+from voiceguide.render import FileOptions, render
+from voiceguide.routine import load_builtin
+out, minutes = Path(sys.argv[1]), float(sys.argv[2])
+snr = lambda x, e: round(float(10 * np.log10(np.mean(x**2) / np.mean(e**2))), 1)
+ref = out / "ref.flac"
+render(compile(load_builtin("therapist-ten-step"), Options(length=minutes * 60)), ref)
+pcm = decode(ref)
+mid, side = pcm.mean(axis=1), (pcm[:, 0] - pcm[:, 1]) / 2
+corr = float(np.corrcoef(pcm[:, 0], pcm[:, 1])[0, 1])
+report = {"minutes": round(len(pcm) / 44100 / 60, 1), "lr_correlation": round(corr, 4),
+          "side_to_mid_db": round(float(10 * np.log10(np.mean(side**2) / np.mean(mid**2))), 1)}
+for name, kbps, channels in [("128k stereo", 128, 2), ("64k mono", 64, 1), ("96k mono", 96, 1),
+                             ("64k stereo", 64, 2)]:
+    target = out / f"{kbps}-{channels}.mp3"
+    encode([pcm], target, rate=44100, channels=channels, bitrate=kbps)
+    got = decode(target, channels=channels)[: len(pcm)].reshape(-1, channels)  # no upmix
+    n = min(len(got), len(pcm))
+    got_mid = got[:n].mean(axis=1)
+    err_mid = got_mid - mid[:n]
+    full_err = got[:n] - pcm[:n]  # a mono file played on both speakers
+    m = measure(target, mono=channels == 1)
+    report[name] = {
+        "MB_per_hour": round(target.stat().st_size / (len(pcm) / 44100) * 3600 / 1e6, 1),
+        "mid_snr_db": snr(mid[:n], err_mid), "stereo_snr_db": snr(pcm[:n], full_err),
+        "lufs": m.lufs, "true_peak": m.true_peak}
+print(json.dumps(report))
+"""
+
+
+def mono_vs_stereo(minutes: float, env: dict[str, str], work: Path) -> dict:
+    """What a speech-plus-bed session loses at 64 kbps mono against 128 kbps stereo (issue 15):
+    size, error against the mix (mid channel and full stereo), loudness as delivered."""
+    proc = subprocess.run([PY, "-c", MONO_CODE, str(work), str(minutes)], env=env, check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def files_main(what: str, quick: bool) -> None:
+    """`bench.py loudness` and `bench.py mono`: the file-format measurements on their own."""
+    work = Path(tempfile.mkdtemp(prefix="voiceguide-bench-"))
+    env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(work / "cache")}
+    try:
+        if what == "loudness":
+            for row in delivered_loudness(3 if quick else 0, env, work):
+                print(json.dumps(row), flush=True)
+        else:
+            print(json.dumps(mono_vs_stereo(5 if quick else 20, env, work), indent=2))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short sessions: a sanity check")
@@ -718,6 +811,9 @@ def main() -> None:
                         help="only the key-press-to-sound latency of live play")  # fmt: skip
     parser.add_argument("--tick", action="store_true", help="only the --tempo tick level")
     parser.add_argument("--user-bed", action="store_true", help="only the 60-minute user bed")
+    parser.add_argument("what", nargs="?", choices=["all", "loudness", "mono"], default="all",
+                        help="loudness: delivered-file loudness per routine, format, bitrate; "
+                        "mono: 64 kbps mono against 128 kbps stereo")  # fmt: skip
     args = parser.parse_args()
     if args.pacing:
         print(pacing_table())
@@ -742,6 +838,9 @@ def main() -> None:
         return
     if args.tick:
         print(tick_level())
+        return
+    if args.what != "all":
+        files_main(args.what, args.quick)
         return
     main_minutes = 10 if args.quick else 60
     memory_minutes = [10, 30] if args.quick else [10, 30, 60, 90]

@@ -140,3 +140,21 @@ def test_newcomer_render_speaks_with_the_neural_voice(tmp_path: Path) -> None:
 
     comment = str(ID3(tmp_path / "s.mp3").getall("COMM")[0])
     assert "en_US-joe-medium" in comment
+
+
+@pytest.mark.parametrize("preset", ["calm", "warm", "clear"])
+def test_presets_set_rate_and_a_pitch_only_where_the_engine_has_one(
+    preset: str, monkeypatch: pytest.MonkeyPatch, cache_dir: Path
+) -> None:
+    from voiceguide.cli.speech import settings_from_options
+    from voiceguide.speech.voices import PRESETS
+
+    monkeypatch.delenv("VOICEGUIDE_ENGINE", raising=False)
+    neural = settings_from_options({"preset": preset}, config={})
+    assert (neural.rate, neural.pitch) == (PRESETS[preset].rate, None)
+    system = settings_from_options({"preset": preset, "engine": "pyttsx3"}, config={})
+    assert (system.rate, system.pitch) == (PRESETS[preset].rate, PRESETS[preset].pitch)
+    mine = settings_from_options({"preset": preset, "rate": 170}, config={})
+    assert mine.rate == 170  # --rate wins over the preset
+    with Speaker(system, cache_dir=cache_dir, workers=1) as s:
+        assert s.clip(LINE).duration > 1.0  # a preset speaks

@@ -147,11 +147,11 @@ def test_a_built_in_routine_at_its_own_length_reaches_minus_16(tmp_path: Path) -
 def test_chapters_read_back_with_mutagen_in_order(session: dict) -> None:
     script: Script = session["result"].script
     tags = ID3(session["dir"] / "s.mp3")
-    assert tags["TIT2"].text == ["Short test session"]
+    assert tags["TIT2"].text == [f"Short test session · {round(script.duration)} s"]
     assert tags["TPE1"].text == ["voiceguide"]
     assert tags["TALB"].text == ["Short test session"]
     comment = tags.getall("COMM")[0].text[0]
-    assert "voice" in comment and "wpm" in comment
+    assert "voice" in comment and "words a minute" in comment
     toc = tags.getall("CTOC")[0]
     chapters = [tags[f"CHAP:{eid}"] for eid in toc.child_element_ids]
     assert [c.sub_frames["TIT2"].text[0] for c in chapters] == [c.title for c in script.chapters]

@@ -121,7 +121,7 @@ def test_a_render_reports_every_step_then_done(served: Served) -> None:
 def test_a_session_is_show_json_and_is_reused(served: Served, rendered: str) -> None:
     script = served.call(f"/api/sessions/{rendered}").json()
     shown = json.loads(_cli("show", str(served.folder / "serve-test.yaml"), "--json").stdout)
-    assert set(script) == set(shown)
+    assert set(script) - {"loudness"} == set(shown)  # render adds the delivered file's loudness
     assert [c["title"] for c in script["chapters"]] == [c["title"] for c in shown["chapters"]]
     audio = served.store / rendered / "session.mp3"
     before = audio.stat().st_mtime_ns

@@ -12,6 +12,9 @@ TOML in the platform's user config folder (``voiceguide config path``)::
     [lexicon]
     gua-sha = "gwah shah"
 
+    [cache]
+    max_mb = 500   # the clip cache's size limit; least recently used clips go first
+
     [render]          # defaults for `voiceguide render` options
     bitrate = 96
     ambience = "rain"
@@ -42,7 +45,7 @@ from voiceguide.errors import VoiceguideError
 from voiceguide.speech import PITCH_RANGE, RATE_RANGE, VoiceSettings
 
 VOICE_KEYS = ("voice", "rate", "volume", "pitch", "system_espeak", "engine")
-SECTIONS = ("voice", "lexicon", "render", "play", "keys")
+SECTIONS = ("voice", "lexicon", "render", "play", "keys", "cache")
 
 
 class ConfigError(VoiceguideError):
@@ -99,6 +102,11 @@ def _check(data: dict[str, Any], path: Path) -> None:
             raise ConfigError(f"{path}: unknown section [{name}]; known: {', '.join(SECTIONS)}")
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: {name} should be a [{name}] section")
+    for key, value in data.get("cache", {}).items():
+        if key != "max_mb":
+            raise ConfigError(f"{path}: [cache] {key}: unknown key; known: max_mb")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 1:
+            raise ConfigError(f"{path}: [cache] max_mb: expected a size in MB of at least 1")
     voice = data.get("voice", {})
     for key, value in voice.items():
         if key not in VOICE_KEYS:
@@ -177,6 +185,13 @@ def voice_settings(
     for layer in (section, routine or {}, cli or {}):
         merged.update({k: v for k, v in layer.items() if k in VOICE_KEYS and v is not None})
     return VoiceSettings(**merged)
+
+
+def cache_limit_mb(config: Mapping[str, Any]) -> float:
+    """``[cache] max_mb``: how large the clip cache may grow (default 500 MB)."""
+    from voiceguide.speech.cache import DEFAULT_LIMIT_MB
+
+    return float(config.get("cache", {}).get("max_mb", DEFAULT_LIMIT_MB))
 
 
 def config_lexicon(config: Mapping[str, Any]) -> dict[str, str]:

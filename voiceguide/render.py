@@ -6,28 +6,42 @@ of the others (the compiler never hears audio, the mixer never synthesizes).
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from voiceguide.ambience import Bed
 from voiceguide.compiler import layout
+from voiceguide.errors import SpeechError, VoiceguideError
 from voiceguide.export import (
+    DEFAULT_BITRATE,
+    Cover,
+    Measured,
+    Rejected,
     Tags,
+    Trim,
     atomic_paths,
+    check_bitrate,
+    check_chapters,
+    codec_trim,
+    default_cover,
+    duration_label,
     encode_into,
     format_of,
+    lrc,
+    lyrics,
     refuse_overlaps,
     write_into,
 )
 from voiceguide.export import subtitles as subtitles_text
 from voiceguide.mixer import RATE, ClipBank, Mixer, MixSettings
-from voiceguide.script import Script
-from voiceguide.speech import Speaker, VoiceSettings
-from voiceguide.times import format_duration
+from voiceguide.script import Cue, Script
+from voiceguide.speech import Speaker, VoiceSettings, check_script, normalize_text
 
 Progress = Callable[[str, int, int], None]
 #: Clips come from the speech engine as float32 and are kept as int16: a batch
@@ -41,10 +55,15 @@ class RenderResult:
     script: Script
     seconds: float  # wall time taken
     synthesized: int  # clips made fresh (0 on a warm cache)
-    lufs: float  # the loudness the mix was brought to (tests check it with ffmpeg's ebur128)
+    lufs: float  # integrated loudness of the delivered file, as ffmpeg's ebur128 measures it
     target_lufs: float
-    peak_db: float  # sample peak of the output
+    peak_db: float  # sample peak of the mix, before encoding
     bed_lift_db: float  # how far a sparse session's bed was lifted to reach the target
+    true_peak: float = float("-inf")  # true peak of the delivered file (ebur128), dBTP
+    reached: bool = True  # the mix reached the target (False: see quiet_reason)
+    quiet_reason: str = ""  # "sparse": few words for its length; "codec": a low bitrate's peaks
+    notes: tuple[str, ...] = ()  # plain-words remarks for the user (e.g. a bitrate not used)
+    warnings: tuple[str, ...] = ()  # what was said differently (titles the voice cannot read)
 
 
 def speak(
@@ -74,6 +93,40 @@ def speak(
     return bank, fresh
 
 
+#: What a "Coming up next" line says instead when the voice cannot read the step's title.
+NEXT_FALLBACK = "Next step."
+
+
+def speakable(script: Script, language: str, voice_id: str = "") -> tuple[Script, tuple[str, ...]]:
+    """The script with "Coming up next" lines the voice cannot read replaced by "Next step.".
+
+    A step title is shown and written to the chapter as it is, in any script;
+    only the spoken announcement needs the voice's language. Any other text the
+    voice cannot read still fails, with the speech engine's own message.
+    """
+    cues: list[Cue] = []
+    warnings: list[str] = []
+    for cue in script.cues:
+        if cue.kind == "next":
+            try:
+                check_script(normalize_text(cue.text), language, voice_id)
+            except SpeechError:
+                title = script.steps[cue.step + 1].title if _has_next(script, cue) else cue.text
+                warnings.append(
+                    f"the voice cannot read the step title {title!r}: it says "
+                    f"{NEXT_FALLBACK!r} instead (the chapter keeps the title)"
+                )
+                cue = replace(cue, text=NEXT_FALLBACK)
+        cues.append(cue)
+    if not warnings:
+        return script, ()
+    return replace(script, cues=tuple(cues)), tuple(dict.fromkeys(warnings))
+
+
+def _has_next(script: Script, cue: Cue) -> bool:
+    return cue.step is not None and cue.step + 1 < len(script.steps)
+
+
 def load_beds(script: Script) -> dict[str, Bed]:
     return {span.bed: Bed.load(span.bed) for span in script.beds if span.bed is not None}
 
@@ -85,11 +138,31 @@ def prepare(
     settings: MixSettings | None = None,
     progress: Progress | None = None,
 ) -> tuple[Mixer, int]:
-    """Speech, real-length layout and beds: everything a sink needs to pull audio."""
+    """Speech, real-length layout and beds: everything a sink needs to pull audio.
+
+    Announcements of step titles the voice cannot read are replaced first
+    (:func:`speakable`); what was replaced is added to the script's warnings.
+    """
     settings = settings or MixSettings()  # the voice's volume is in its clips already
-    bank, fresh = speak(script, voice, lexicon, progress)
+    with Speaker(voice, lexicon=lexicon) as speaker:
+        script, warnings = speakable(script, speaker.language, speaker.voice_id)
+        bank, fresh = speak(script, voice, lexicon, progress, speaker=speaker)
     laid = layout(script, [bank.duration(c.text) for c in script.cues])
+    laid = replace(laid, warnings=laid.warnings + warnings) if warnings else laid
     return Mixer(laid, bank, load_beds(laid), settings), fresh
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """How the file is written: everything ``render`` takes beyond the session itself."""
+
+    bitrate: int | None = None  # None: the format's default
+    mono: bool = False
+    id3_version: int = 3
+    cover: Cover | None = None  # None: voiceguide's default picture
+    subtitles: Path | None = None
+    script_json: Path | None = None
+    lyrics: Path | None = None  # a timed LRC beside the audio
 
 
 def render(
@@ -99,47 +172,89 @@ def render(
     voice: VoiceSettings | None = None,
     lexicon: Mapping[str, str] | None = None,
     settings: MixSettings | None = None,
-    bitrate: int = 128,
+    bitrate: int | None = None,
     mono: bool = False,
     subtitles: Path | None = None,
     script_json: Path | None = None,
     progress: Progress | None = None,
+    files: FileOptions | None = None,
     inputs: Mapping[str, Path | None] | None = None,
 ) -> RenderResult:
-    """Write the whole session to ``to`` (format by extension).
+    """Write the whole session to ``to`` (format by extension), measured as delivered.
+
+    Every check that can fail (format, folders, overlaps, bitrate, chapter
+    count) runs before any speech or mixing. The mix aims at the target
+    loudness plus the codec's measured loss and leaves the codec's overshoot
+    as extra peak headroom; the loudness reported is ffmpeg's measurement of
+    the written file.
 
     ``inputs`` names files an output must never replace (the routine, the
     config); the script's own bed files are added here.
     """
     started = time.perf_counter()
+    files = files or FileOptions(bitrate=bitrate, mono=mono, subtitles=subtitles,
+                                 script_json=script_json)  # fmt: skip
     to = Path(to)
     fmt = format_of(to)  # fail on a bad extension before any work
     beds = {f"bed {bed}": Path(bed) for bed in _bed_files(script)}
     refuse_overlaps(
-        {"output": to, "subtitles file": subtitles, "script file": script_json},
+        {"output": to, "subtitles file": files.subtitles, "script file": files.script_json,
+         "lyrics file": files.lyrics},
         {**(inputs or {}), **beds},
-    )
-    sides = {path: text for path, text in ((subtitles, None), (script_json, None)) if path}
+    )  # fmt: skip
+    for path in (to, files.subtitles, files.script_json, files.lyrics):
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise VoiceguideError(f"{path}: folder {Path(path).resolve().parent} does not exist")
+    channels = 1 if files.mono else 2
+    notes = [n for n in [check_bitrate(fmt, files.bitrate, channels)] if n]
+    if fmt == "mp3":
+        check_chapters(len(script.chapters))
+    rate_kbps = files.bitrate or DEFAULT_BITRATE
+    voice = voice or VoiceSettings()
+    wanted = settings or MixSettings()
+    trim = codec_trim(fmt, rate_kbps, channels)
+    aimed = _aimed(wanted, trim.gain_db, trim.headroom_db)
+    sides = [p for p in (files.subtitles, files.script_json, files.lyrics) if p is not None]
     # Every output is a locked temp from here on: a folder that cannot be
     # written fails now, and the outputs appear together or not at all.
     with atomic_paths(to, *sides) as (tmp, *side_tmps):
-        voice = voice or VoiceSettings()
-        mixer, fresh = prepare(script, voice, lexicon, settings, progress)
+        mixer, fresh = prepare(script, voice, lexicon, aimed, progress)
         laid = mixer.script
-        peak = _Peak()
-        blocks = peak.watch(mixer.blocks(), mixer.length, progress)
-        encode_into(blocks, tmp, fmt, rate=RATE, channels=1 if mono else 2, bitrate=bitrate,
-                    tags=_tags(laid, voice), chapters=laid.chapters)  # fmt: skip
-        if subtitles is not None:
-            sides[subtitles] = subtitles_text(laid, srt=subtitles.suffix.lower() == ".srt")
-        if script_json is not None:
-            sides[script_json] = laid.to_json() + "\n"
-        for (path, text), side_tmp in zip(sides.items(), side_tmps, strict=True):
-            write_into(side_tmp, text or "", shown=path)
+        tags = session_tags(laid, voice, files.cover)
+        for attempt in range(2):
+            reached = mixer.achieved_lufs >= mixer.settings.target_lufs - 0.05
+            peak = _Peak()
+            try:
+                measured = encode_into(
+                    peak.watch(mixer.blocks(), mixer.length, progress), tmp, fmt, rate=RATE,
+                    channels=channels, bitrate=rate_kbps, tags=tags, chapters=laid.chapters,
+                    id3_version=files.id3_version, measured=True,
+                    accept=None if attempt else partial(_on_target, wanted=wanted, reached=reached),
+                )  # fmt: skip
+                break
+            except Rejected as rejected:  # the codec moved it more than its trim: mix again
+                m = rejected.measured
+                louder = m.lufs > wanted.target_lufs + LUFS_TOLERANCE
+                gain = trim.gain_db + (wanted.target_lufs - m.lufs if reached or louder else 0.0)
+                headroom = trim.headroom_db + max(0.0, m.true_peak - wanted.ceiling_db + 0.3)
+                trim = Trim(gain, headroom)
+                mixer = Mixer(laid, mixer.clips, mixer.beds, _aimed(wanted, gain, headroom))
+        assert measured is not None
+        texts: list[str] = []
+        if files.subtitles is not None:
+            texts.append(subtitles_text(laid, srt=files.subtitles.suffix.lower() == ".srt"))
+        if files.script_json is not None:
+            texts.append(script_json_text(laid, measured.lufs, measured.true_peak))
+        if files.lyrics is not None:
+            texts.append(lrc(laid))
+        for path, text, side_tmp in zip(sides, texts, side_tmps, strict=True):
+            write_into(side_tmp, text, shown=path)
     return RenderResult(
         path=to, script=laid, seconds=time.perf_counter() - started, synthesized=fresh,
-        lufs=mixer.achieved_lufs, peak_db=peak.db,
-        bed_lift_db=20 * np.log10(mixer.bed_lift), target_lufs=mixer.settings.target_lufs,
+        lufs=measured.lufs, peak_db=peak.db, true_peak=measured.true_peak,
+        bed_lift_db=20 * np.log10(mixer.bed_lift), target_lufs=wanted.target_lufs,
+        reached=reached, notes=tuple(notes), quiet_reason=_quiet_reason(mixer, wanted, reached),
+        warnings=laid.warnings[len(script.warnings) :],
     )  # fmt: skip
 
 
@@ -151,15 +266,77 @@ def _bed_files(script: Script) -> list[str]:
     ]  # fmt: skip
 
 
-def _tags(script: Script, voice: VoiceSettings) -> Tags:
+#: How far the delivered file may miss the target loudness before it is mixed again.
+LUFS_TOLERANCE = 0.2
+
+
+def _quiet_reason(mixer: Mixer, wanted: MixSettings, reached: bool) -> str:
+    """Why a session stayed under the target: its few words, or the codec's peak headroom.
+
+    The same session mixed with the plain ceiling tells them apart: if it
+    would have reached the target, the extra headroom the codec needs is why.
+    """
+    if reached:
+        return ""
+    plain = replace(mixer.settings, ceiling_db=wanted.ceiling_db)
+    if plain == mixer.settings:
+        return "sparse"
+    unconstrained = Mixer(mixer.script, mixer.clips, mixer.beds, plain)
+    return "codec" if unconstrained.achieved_lufs >= plain.target_lufs - 0.05 else "sparse"
+
+
+def _aimed(wanted: MixSettings, gain_db: float, headroom_db: float) -> MixSettings:
+    return replace(wanted, target_lufs=wanted.target_lufs + gain_db,
+                   ceiling_db=wanted.ceiling_db - headroom_db)  # fmt: skip
+
+
+def _on_target(measured: Measured, wanted: MixSettings, reached: bool) -> bool:
+    """The file is within the targets: the ceiling always, the loudness when it was reachable."""
+    if measured.true_peak > wanted.ceiling_db:
+        return False
+    if measured.lufs > wanted.target_lufs + LUFS_TOLERANCE:
+        return False
+    return not reached or measured.lufs >= wanted.target_lufs - LUFS_TOLERANCE
+
+
+def script_json_text(script: Script, lufs: float, true_peak: float) -> str:
+    """The timed script as JSON, with the delivered file's loudness beside it."""
+    import json
+
+    data = script.to_dict()
+    data["loudness"] = {"integrated_lufs": round(lufs, 2), "true_peak_dbtp": round(true_peak, 2)}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def session_tags(script: Script, voice: VoiceSettings, cover: Cover | None = None) -> Tags:
+    """Tags that tell renders apart ("Lower back relaxation · 20 min") and say, in plain
+    words, how the session sounds."""
+    length = duration_label(script.duration)
+    return Tags(
+        title=f"{script.title} · {length}",
+        album=script.title,
+        comment=_plain_comment(script, voice),
+        date=datetime.date.today().isoformat(),
+        length=script.duration,
+        lyrics=lyrics(script),
+        cover=cover or default_cover(),
+    )
+
+
+def _plain_comment(script: Script, voice: VoiceSettings) -> str:
     from voiceguide.speech.voices import voice_label
 
-    pitch = "" if voice.pitch is None else f", pitch {voice.pitch}"
-    comment = (
-        f"{format_duration(round(script.duration))} session; voice {voice_label(voice)} "
-        f"at {voice.rate} wpm{pitch}. Made with voiceguide."
+    beds = sorted({Path(span.bed).stem for span in script.beds if span.bed})
+    bed = f"{' then '.join(beds)} in the background" if beds else "no background sound"
+    pace = float(script.options.get("pace") or 1.0)
+    tempo = "as written" if abs(pace - 1) < 0.01 else ("slower" if pace < 1 else "faster")
+    steps = len(script.steps)
+    return (
+        f"A {duration_label(script.duration)} guided back massage in {steps} "
+        f"step{'s' if steps != 1 else ''}. Voice {voice_label(voice)} at {voice.rate} words a "
+        f"minute, "
+        f"{bed}, pace {tempo}. Made with voiceguide."
     )
-    return Tags(title=script.title, album=script.title, comment=comment)
 
 
 class _Peak:

@@ -215,7 +215,7 @@ def planned_voice(routine: Routine, rate: int | None = None) -> VoiceSettings:
 #: Options a config section may not set: outputs name files per run, and the
 #: voice has its own [voice] section.
 _NOT_FROM_CONFIG = frozenset(
-    {"output", "subtitles", "script_path", "resume", "from_step", "help",
+    {"output", "subtitles", "script_path", "lyrics_path", "resume", "from_step", "help",
      "voice", "rate", "volume", "pitch", "system_espeak"}
 )  # fmt: skip
 
@@ -263,3 +263,28 @@ def _config_value(param: click.Option, value: Any, where: str, ctx: click.Contex
         return kind.convert(value, param, ctx)
     except click.BadParameter as exc:
         raise ConfigError(f"{where}: {exc.message}") from None
+
+
+def check_readable(routine: Routine, voice: VoiceSettings) -> None:
+    """Refuse text the chosen voice cannot read, pointing at its step (``file:line``).
+
+    The same check the speaker makes before synthesis (after guide notation
+    is spelled out), done here so `validate` and `show` catch it without a sound.
+    """
+    from voiceguide.compiler.steps import located
+    from voiceguide.errors import RoutineError, SpeechError
+    from voiceguide.notation import speakable
+    from voiceguide.speech import check_script
+    from voiceguide.speech.voices import voice_language
+
+    voice_id, language = voice_language(voice)
+    where = routine.source or routine.id or "routine"
+    texts = [(where, t) for t in (*routine.intro, *routine.outro, *routine.cautions)]
+    for step in routine.steps:
+        for text in (step.say, step.caution or "", *(c.say for c in step.cues)):
+            texts.append((located(step), text))
+    for place, text in texts:
+        try:
+            check_script(speakable(text), language, voice_id)
+        except SpeechError as err:
+            raise RoutineError(f"{place}: {err}") from None

@@ -12,6 +12,7 @@ import click
 
 from voiceguide.cli.options import (
     build_options,
+    check_readable,
     planned_voice,
     session_options,
     timing_for,
@@ -105,6 +106,7 @@ def show(routine: str, rate: int | None, as_json: bool, **session: object) -> No
     """
     loaded = load_routine(routine)
     voice = planned_voice(loaded, rate)
+    check_readable(loaded, voice)
     options = build_options(wpm=voice.rate, timing=timing_for(voice), **session)  # type: ignore[arg-type]
     script = compile(loaded, options)
     warn(script.warnings)
@@ -162,6 +164,7 @@ def validate(files: tuple[Path, ...]) -> None:
         try:
             routine = load_file(path)
             voice = planned_voice(routine)
+            check_readable(routine, voice)
             lo, hi = natural_range(routine, Options(wpm=voice.rate, timing=timing_for(voice)))
             planned = compile(
                 routine,

@@ -17,7 +17,13 @@ from typing import Any
 import click
 import numpy as np
 
-from voiceguide.config import config_lexicon, config_path, load_config, voice_settings
+from voiceguide.config import (
+    cache_limit_mb,
+    config_lexicon,
+    config_path,
+    load_config,
+    voice_settings,
+)
 from voiceguide.device import play_once
 from voiceguide.notation import speakable
 from voiceguide.speech import (
@@ -127,7 +133,7 @@ def speaker_from_options(
     config = load_config()
     settings = settings_from_options(options, routine_voice, config)
     lexicon = merge_lexicons(config_lexicon(config), routine_lexicon)
-    return Speaker(settings, lexicon=lexicon)
+    return Speaker(settings, lexicon=lexicon, cache_limit_mb=cache_limit_mb(config))
 
 
 def spoken_words(text: str, routine_lexicon: Mapping[str, str] | None = None) -> str:
@@ -224,18 +230,21 @@ def cache() -> None:
 
 @cache.command("info")
 def cache_info() -> None:
-    """Show the cache folder, number of clips and size.
+    """Show the cache folder, number of clips, size and size limit.
 
-    The folder is the user cache folder, or $VOICEGUIDE_CACHE_DIR.
+    The folder is the user cache folder, or $VOICEGUIDE_CACHE_DIR; the limit
+    is `[cache] max_mb` in the config file (default 500).
 
     \b
     Example:
       voiceguide cache info
     """
-    info = ClipCache().info()
+    info = ClipCache(limit_mb=cache_limit_mb(load_config())).info()
+    use = info["bytes"] / info["limit_bytes"] if info["limit_bytes"] else 0.0
     click.echo(f"folder:  {info['folder']}")
     click.echo(f"clips:   {info['entries']}")
-    click.echo(f"size:    {info['bytes'] / 1e6:.1f} MB")
+    click.echo(f"size:    {info['bytes'] / 1e6:.1f} MB of {info['limit_bytes'] / 1e6:.0f} MB "
+               f"({use:.0%}; least recently used clips go first)")  # fmt: skip
 
 
 @cache.command("clear")

@@ -20,6 +20,8 @@ from voiceguide.paths import cache_dir
 from voiceguide.speech.settings import CLIP_RATE, Clip
 
 _MAGIC = b"VGCLIP1\0"
+#: The default size limit; `[cache] max_mb` in the config file changes it.
+DEFAULT_LIMIT_MB = 500
 
 
 def default_cache_dir() -> Path:
@@ -35,20 +37,45 @@ class ClipCache:
     truncated, bit-flipped, half-written — is treated as missing and re-made.
     """
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, limit_mb: float = DEFAULT_LIMIT_MB) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
         self.clips_dir = self.root / "clips"
+        self.limit_bytes = int(limit_mb * 1e6)
+
+    def writable(self) -> str | None:
+        """None if clips can be stored here, else why not (read-only, full, not a folder).
+
+        Checked by writing a small probe file the way :meth:`store` writes,
+        so a read-only folder, a full disk or a cache path that is a file all
+        show up before any work.
+        """
+        try:
+            self.clips_dir.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=self.clips_dir, prefix=".probe-", suffix=".tmp")
+            try:
+                os.write(fd, b"\0" * 4096)  # no fsync: it can take a second on a busy disk
+            finally:
+                os.close(fd)
+                os.unlink(probe)
+        except OSError as err:
+            return err.strerror or str(err)
+        return None
 
     def path_for(self, key: str) -> Path:
         return self.clips_dir / key[:2] / f"{key}.clip"
 
     def load(self, key: str) -> Clip | None:
         """The cached clip, or None if it is missing or damaged."""
+        path = self.path_for(key)
         try:
-            data = self.path_for(key).read_bytes()
+            data = path.read_bytes()
         except OSError:
             return None
-        return decode_clip(data)
+        clip = decode_clip(data)
+        if clip is not None:
+            with contextlib.suppress(OSError):  # last use, for least-recently-used eviction
+                os.utime(path)
+        return clip
 
     def store(self, key: str, samples: np.ndarray) -> Path:
         """Write atomically (temp file in the same folder, then rename)."""
@@ -71,10 +98,53 @@ class ClipCache:
             yield from self.clips_dir.glob("*/*.clip")
 
     def info(self) -> dict[str, Any]:
-        """Folder, number of clips, bytes on disk."""
-        files = list(self.entries())
-        size = sum(f.stat().st_size for f in files if f.exists())
-        return {"folder": str(self.root), "entries": len(files), "bytes": size}
+        """Folder, number of clips, bytes on disk and the size limit."""
+        sizes = [size for _, size, _ in self._stats()]
+        return {"folder": str(self.root), "entries": len(sizes), "bytes": sum(sizes),
+                "limit_bytes": self.limit_bytes}  # fmt: skip
+
+    def _stats(self) -> list[tuple[float, int, Path]]:
+        out = []
+        for f in self.entries():
+            with contextlib.suppress(OSError):
+                st = f.stat()
+                out.append((st.st_mtime, st.st_size, f))
+        return out
+
+    def evict_now_and_then(self, every: float = 600.0) -> int:
+        """:meth:`evict`, at most every ``every`` seconds per cache folder.
+
+        Eviction looks at every clip's file; done after each session it would
+        cost a live session's threads time for nothing, so a marker file's age
+        spaces it out.
+        """
+        import time
+
+        marker = self.root / ".last-eviction"
+        with contextlib.suppress(OSError):
+            if time.time() - marker.stat().st_mtime < every:
+                return 0
+        with contextlib.suppress(OSError):
+            marker.touch()
+        return self.evict()
+
+    def evict(self) -> int:
+        """Delete the least recently used clips until the cache fits its limit; return how many.
+
+        A clip's modification time is its last use (:meth:`load` touches it),
+        so clips of the session being made are the newest and go last.
+        """
+        stats = sorted(self._stats())
+        total = sum(size for _, size, _ in stats)
+        removed = 0
+        for _, size, path in stats:
+            if total <= self.limit_bytes:
+                break
+            with contextlib.suppress(OSError):
+                path.unlink()
+                total -= size
+                removed += 1
+        return removed
 
     def clear(self) -> int:
         """Delete our files only (clips, temp files, voice lists); return how many clips."""

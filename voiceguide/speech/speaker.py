@@ -6,14 +6,19 @@ import contextlib
 import hashlib
 import json
 import queue
+import re
+import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from voiceguide.errors import SpeechError
 from voiceguide.notation import speakable
-from voiceguide.speech.cache import ClipCache
+from voiceguide.speech.cache import DEFAULT_LIMIT_MB, ClipCache
 from voiceguide.speech.lexicon import (
     DEFAULT_LEXICON,
     apply_lexicon,
@@ -24,7 +29,7 @@ from voiceguide.speech.lexicon import (
 )
 from voiceguide.speech.settings import DEFAULT_PITCH, PROCESSING_VERSION, Clip, VoiceSettings
 from voiceguide.speech.voices import espeak_catalog, espeak_query, pick_engine, resolve
-from voiceguide.speech.worker import Pool
+from voiceguide.speech.worker import CacheWriteError, Pool
 
 
 @dataclass(frozen=True)
@@ -48,10 +53,18 @@ class Speaker:
         cache_dir: Path | None = None,
         workers: int = 2,
         timeout: float = 15.0,
+        warn: Callable[[str], None] | None = None,
+        cache_limit_mb: float = DEFAULT_LIMIT_MB,
     ) -> None:
         self.settings = settings or VoiceSettings()
         self.lexicon = merge_lexicons(DEFAULT_LEXICON, lexicon)
-        self.cache = ClipCache(cache_dir)
+        self._warn = warn or _to_stderr
+        self._temp: tempfile.TemporaryDirectory[str] | None = None
+        self._cache_lock = threading.Lock()
+        self.cache = ClipCache(cache_dir, cache_limit_mb)
+        problem = self.cache.writable()
+        if problem is not None:
+            self._fall_back(problem)
         self.engine, piper_voice = pick_engine(self.settings)
         self._pool = Pool(self.engine, workers, timeout)
         self._count_lock = threading.Lock()
@@ -93,22 +106,25 @@ class Speaker:
         Every text is checked before anything is synthesized, so a bad cue
         fails fast. Cache hits cost a file read; misses go to the workers.
         """
-        jobs = {text: self._job(text) for text in dict.fromkeys(texts)}
-        out: dict[str, Clip] = {}
-        missing = []
-        for text, job in jobs.items():
+        jobs = {text: self._jobs(text) for text in dict.fromkeys(texts)}
+        parts: dict[str, Clip] = {}
+        missing: dict[str, _Job] = {}
+        for job in (j for js in jobs.values() for j in js):
+            if job.key in parts or job.key in missing:
+                continue
             hit = self.cache.load(job.key)
             if hit is None:
-                missing.append(job)
+                missing[job.key] = job
             else:
-                out[text] = hit
-        if progress and out:
-            progress(len(out), len(jobs))
-        for job, clip in self._synthesize(missing):
-            out[job.text] = clip
+                parts[job.key] = hit
+        total = len(parts) + len(missing)
+        if progress and parts:
+            progress(len(parts), total)
+        for job, clip in self._synthesize(list(missing.values())):
+            parts[job.key] = clip
             if progress:
-                progress(len(out), len(jobs))
-        return out
+                progress(len(parts), total)
+        return {text: _joined([parts[j.key] for j in js]) for text, js in jobs.items()}
 
     def start(self) -> None:
         """Start the worker processes now without waiting (~1 s boot, in the background).
@@ -125,8 +141,27 @@ class Speaker:
         return self._pool.call(message, f"reading {preview(text)}")["phonemes"]
 
     def close(self) -> None:
-        """Stop the worker processes."""
+        """Stop the worker processes; keep the cache within its size limit."""
         self._pool.close()
+        if self.engine_calls and self._temp is None:
+            with contextlib.suppress(OSError):
+                self.cache.evict_now_and_then()
+        if self._temp is not None:
+            self._temp.cleanup()
+            self._temp = None
+
+    def _fall_back(self, problem: str) -> None:
+        """The cache is an accelerator: when it cannot be written, speak into a temp folder."""
+        with self._cache_lock:
+            if self._temp is not None:
+                return
+            where = self.cache.root
+            self._temp = tempfile.TemporaryDirectory(prefix="voiceguide-speech-")
+            self.cache = ClipCache(Path(self._temp.name), self.cache.limit_bytes / 1e6)
+        self._warn(
+            f"the speech cache {where} cannot be used ({problem}); "
+            "speech goes to a temporary folder for this run"
+        )
 
     def __enter__(self) -> Speaker:
         return self
@@ -139,6 +174,13 @@ class Speaker:
             self.close()
 
     # -- internals
+
+    def _jobs(self, text: str) -> list[_Job]:
+        """One job, or (a long text) one per group of sentences, so memory stays small."""
+        cleaned = normalize_text(text)
+        if len(cleaned) <= LONG_TEXT:
+            return [self._job(text)]
+        return [self._job(part) for part in _sentence_groups(cleaned)]
 
     def _job(self, text: str) -> _Job:
         cleaned = normalize_text(text)
@@ -217,7 +259,12 @@ class Speaker:
             "cache": str(self.cache.root),
         }
         timeout = self._pool.timeout * (1.0 + len(job.spoken) / 500)  # long texts take longer
-        self._pool.call(message, f"saying {preview(job.text)}", timeout)
+        try:
+            self._pool.call(message, f"saying {preview(job.text)}", timeout)
+        except CacheWriteError as err:  # full or read-only mid-run: once, then the temp folder
+            self._fall_back(str(err).rsplit(": ", 1)[-1])
+            message["cache"] = str(self.cache.root)
+            self._pool.call(message, f"saying {preview(job.text)}", timeout)
         with self._count_lock:
             self.engine_calls += 1
         clip = self.cache.load(job.key)
@@ -226,3 +273,42 @@ class Speaker:
                 f"the clip for {preview(job.text)} could not be read back from {self.cache.root}"
             )
         return clip
+
+
+def _to_stderr(message: str) -> None:
+    print(f"voiceguide: warning: {message}", file=sys.stderr)
+
+
+#: Texts longer than this (characters) are synthesized a few sentences at a time: an engine
+#: holds, trims and levels a whole clip in memory several times over (a 20,000-character text
+#: in one piece took 2.7 GB).
+LONG_TEXT = 600
+#: The pause between the pieces of a long text (about a sentence end's).
+PIECE_GAP = 0.45
+
+
+def _sentence_groups(text: str, size: int = LONG_TEXT) -> list[str]:
+    """Split at sentence ends into pieces of at most ``size`` characters (a longer sentence
+    is split at commas, then at spaces)."""
+    sentences = re.split(r"(?<=[.!?;:])\s+", text)
+    pieces: list[str] = []
+    for sentence in sentences:
+        while len(sentence) > size:
+            cut = max(sentence.rfind(", ", 0, size), sentence.rfind(" ", 0, size))
+            cut = cut if cut > 0 else size
+            pieces.append(sentence[: cut + 1].strip())
+            sentence = sentence[cut + 1 :].strip()
+        if pieces and len(pieces[-1]) + 1 + len(sentence) <= size:
+            pieces[-1] = f"{pieces[-1]} {sentence}"
+        elif sentence:
+            pieces.append(sentence)
+    return [p for p in pieces if any(ch.isalnum() for ch in p)]
+
+
+def _joined(clips: list[Clip]) -> Clip:
+    """The pieces of a long text as one clip, a sentence pause apart."""
+    if len(clips) == 1:
+        return clips[0]
+    gap = np.zeros(round(PIECE_GAP * clips[0].rate), np.float32)
+    joined = [x for c in clips for x in (gap, c.samples)][1:]
+    return Clip(np.concatenate(joined).astype(np.float32), clips[0].rate)

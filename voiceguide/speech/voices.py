@@ -277,3 +277,19 @@ def voice_entries(
             or str(e["language"]).lower().startswith(wanted + "-")
         ]  # fmt: skip
     return entries
+
+
+def voice_language(settings: VoiceSettings, cache_dir: Path | None = None) -> tuple[str, str]:
+    """The (voice id, language) ``settings`` choose, without synthesizing anything.
+
+    For a system voice this may start one worker once, to list espeak's
+    voices (the list is then kept in the cache folder).
+    """
+    _, piper_voice = pick_engine(settings)
+    if piper_voice is not None:
+        return piper_voice.id, piper_voice.language
+    engine = Pyttsx3Engine(settings.system_espeak)
+    with contextlib.suppress(OSError):
+        found = resolve(espeak_query(settings), espeak_catalog(engine, ClipCache(cache_dir).root))
+        return found.id_with_variant, found.voice.language
+    return espeak_query(settings), "en"

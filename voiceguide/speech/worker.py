@@ -31,6 +31,11 @@ from voiceguide.speech.clips import process_pcm
 from voiceguide.speech.engines import Backend, Engine, engine_class
 from voiceguide.speech.settings import CLIP_RATE
 
+
+class CacheWriteError(SpeechError):
+    """The worker made the clip but could not store it (read-only or full cache)."""
+
+
 _WORKER_BOOT = "from voiceguide.speech.worker import worker_main; worker_main()"
 _ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -45,7 +50,11 @@ def _serve(backend: Backend, request: dict[str, Any]) -> dict[str, Any]:
             request["text"], request["voice"], request["rate"], request["pitch"]
         )
         samples = process_pcm(pcm, rate, request["volume"])
-        ClipCache(Path(request["cache"])).store(request["key"], samples)
+        try:
+            ClipCache(Path(request["cache"])).store(request["key"], samples)
+        except OSError as err:
+            why = f"cannot write the clip cache {request['cache']}: {err.strerror or err}"
+            return {"ok": False, "cache": True, "error": why}
         return {"ok": True, "seconds": len(samples) / CLIP_RATE}
     answer = backend.handle(request)
     if answer is None:
@@ -211,6 +220,7 @@ class Pool:
         self._lock = threading.Lock()
         self._started = False
         self._all: list[Worker] = []
+        self.restarts = 0  # workers replaced after dying or hanging
 
     def start(self) -> None:
         with self._lock:
@@ -223,20 +233,33 @@ class Pool:
             self._started = True
 
     def call(self, message: dict[str, Any], doing: str, timeout: float | None = None) -> dict:
+        """Send a request to an idle worker; a worker that dies or hangs is restarted once.
+
+        The request is tried again on the fresh worker; if that one fails
+        too, the error (which names what was being said) goes to the caller.
+        """
+        try:
+            reply = self._attempt(message, doing, timeout)
+        except SpeechError:
+            reply = self._attempt(message, doing, timeout)
+        if not reply.get("ok"):
+            kind = CacheWriteError if reply.get("cache") else SpeechError
+            raise kind(str(reply.get("error")))
+        return reply
+
+    def _attempt(self, message: dict[str, Any], doing: str, timeout: float | None) -> dict:
         self.start()
         worker = self._idle.get()
         try:
             worker.ready(max(20.0, self.timeout))
-            reply = worker.request(message, timeout or self.timeout, doing)
+            return worker.request(message, timeout or self.timeout, doing)
         except SpeechError:
             worker.kill()
             worker = self._replace(worker)
+            self.restarts += 1
             raise
         finally:
             self._idle.put(worker)
-        if not reply.get("ok"):
-            raise SpeechError(str(reply.get("error")))
-        return reply
 
     def _replace(self, dead: Worker) -> Worker:
         dead.close()
