@@ -660,7 +660,6 @@ def live_stream(seconds: int, env: dict[str, str], beside: bool) -> dict[str, ob
     return report
 
 
-<<<<<<< HEAD
 DELIVERED_CODE = r"""
 import json, sys
 from pathlib import Path
@@ -750,7 +749,8 @@ def files_main(what: str, quick: bool) -> None:
             print(json.dumps(mono_vs_stereo(5 if quick else 20, env, work), indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-=======
+
+
 def listen_accuracy(env: dict[str, str], minutes: int = 15) -> dict[str, object]:
     """Voice commands in a room: a rendered session through a simulated room, real commands.
 
@@ -820,7 +820,6 @@ def listen_accuracy(env: dict[str, str], minutes: int = 15) -> dict[str, object]
 
 def _count(spoken: list, over: set[float], flag: bool) -> int:  # type: ignore[type-arg]
     return sum(1 for s in spoken if (s.at in over) == flag)
->>>>>>> c0a60b4 (Voice control, offline: voiceguide/listen (pocketsphinx command grammar on endpointer segments, echo canceller with residual suppression, script gate), voiceguide listen [FILE] (--json, --played, --script, live level), play --listen; room-recording tests through listen FILE and ALSA file-plugin capture; bench.py --listen and its figures)
 
 
 def main() -> None:
@@ -845,17 +844,14 @@ def main() -> None:
     parser.add_argument("--key-latency", action="store_true",
                         help="only the key-press-to-sound latency of live play")  # fmt: skip
     parser.add_argument("--tick", action="store_true", help="only the --tempo tick level")
-<<<<<<< HEAD
     parser.add_argument("what", nargs="?", choices=["all", "loudness", "mono"], default="all",
                         help="loudness: delivered-file loudness per routine, format, bitrate; "
                         "mono: 64 kbps mono against 128 kbps stereo")  # fmt: skip
-=======
     parser.add_argument(
         "--listen",
         action="store_true",
         help="only the voice-control benchmark (a 15-minute room recording)",
     )
->>>>>>> c0a60b4 (Voice control, offline: voiceguide/listen (pocketsphinx command grammar on endpointer segments, echo canceller with residual suppression, script gate), voiceguide listen [FILE] (--json, --played, --script, live level), play --listen; room-recording tests through listen FILE and ALSA file-plugin capture; bench.py --listen and its figures)
     args = parser.parse_args()
     if args.listen:
         print(json.dumps(listen_accuracy(dict(os.environ)), indent=2))
