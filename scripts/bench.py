@@ -494,7 +494,7 @@ def serve_bench(env: dict[str, str], work: Path, trials: int = 5) -> dict[str, o
                         seen_first = True
                     if b'"queued"' not in line and len(first_worker) < len(first_events):
                         first_worker.append(time.perf_counter() - started)
-                    if line.startswith(b"data: {\"id\""):  # done: the next render gets a slot
+                    if line.startswith(b'data: {"id"'):  # done: the next render gets a slot
                         break
         result["first_progress_event_s"] = round(statistics.median(first_events), 3)
         result["first_worker_progress_s"] = {
