@@ -494,8 +494,9 @@ def serve_bench(env: dict[str, str], work: Path, trials: int = 5) -> dict[str, o
                     if not seen_first:
                         first_events.append(time.perf_counter() - started)
                         seen_first = True
-                    if b'"queued"' not in line:
+                    if b'"queued"' not in line and len(first_worker) < len(first_events):
                         first_worker.append(time.perf_counter() - started)
+                    if line.startswith(b'data: {"id"'):  # done: the next render gets a slot
                         break
         result["first_progress_event_s"] = round(statistics.median(first_events), 3)
         result["first_worker_progress_s"] = {
@@ -788,6 +789,77 @@ def files_main(what: str, quick: bool) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def listen_accuracy(env: dict[str, str], minutes: int = 15) -> dict[str, object]:
+    """Voice commands in a room: a rendered session through a simulated room, real commands.
+
+    20 commands (10 in the quiet between cues, 10 over narration) in voices unlike
+    the narration's; counted right when the right command is decided within 2 s
+    of its end. False triggers: the same room with no one speaking. CPU: process
+    time of listening divided by the audio's length (one core = 100 %).
+    """
+    import wave
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support.room import command_clips, place_commands, room_mix, score, to_mic_rate
+
+    from voiceguide.listen.listener import Listener
+
+    work = Path(tempfile.mkdtemp(prefix="voiceguide-listen-"))
+    try:
+        wav, script_path = work / "session.wav", work / "script.json"
+        subprocess.run([PY, "-m", "voiceguide", "render", "lower-back-relax", "--length",
+                        f"{minutes}m", "-o", str(wav), "--script", str(script_path), "-q"],
+                       env=env, check=True)  # fmt: skip
+        with wave.open(str(wav)) as w:
+            raw = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+            session = to_mic_rate(raw.reshape(-1, w.getnchannels()) / 32768.0, w.getframerate())
+        script = json.loads(script_path.read_text())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    cues = [(c["at"], c["at"] + c["length"]) for c in script["cues"]]
+    placed = place_commands(cues, len(session) / 16000, command_clips())
+    mixed, spoken = room_mix(session, [(at, c, x) for at, c, x, _ in placed])
+    alone, _ = room_mix(session, [])
+    over = {s.at for s, p in zip(spoken, placed, strict=True) if p[3]}
+
+    def speaking(t: float) -> bool:
+        return any(a <= t < b + 0.3 for a, b in cues)
+
+    def run(audio: np.ndarray, played: bool, gate: bool) -> tuple[list, float]:  # type: ignore[type-arg]
+        listener = Listener(speaking=speaking if gate else None)
+        heard = []
+        started = time.process_time()
+        for i in range(0, len(audio), 1600):
+            block = audio[i : i + 1600]
+            heard += listener.feed(block, session[i : i + 1600] if played else None)
+        heard += listener.flush()
+        return heard, (time.process_time() - started) / (len(audio) / 16000)
+
+    out: dict[str, object] = {"session_minutes": round(len(session) / 16000 / 60, 1)}
+    for name, played, gate in (("echo cancelled + gate", True, True),
+                               ("gate only (no played signal)", False, True),
+                               ("neither", False, False)):  # fmt: skip
+        heard, cpu = run(mixed, played, gate)
+        right, misses, false = score(spoken, heard)
+        quiet_heard, cpu_alone = run(alone, played, gate)
+        out[name] = {
+            "recognized": f"{right}/{len(spoken)}",
+            "in_gaps": _count(spoken, over, False) - _count(misses, over, False),
+            "over_narration": _count(spoken, over, True) - _count(misses, over, True),
+            "missed": [f"{m.command}@{m.at:.0f}s" for m in misses],
+            "false_with_commands": len(false),
+            "false_triggers_no_commands": len(quiet_heard),
+            "false_examples": [f"{h.command}@{h.at:.0f}s" for h in quiet_heard][:5],
+            "cpu_percent_of_core": round(100 * max(cpu, cpu_alone), 1),
+        }  # fmt: skip
+        print(name, json.dumps(out[name]), flush=True)
+    return out
+
+
+def _count(spoken: list, over: set[float], flag: bool) -> int:  # type: ignore[type-arg]
+    return sum(1 for s in spoken if (s.at in over) == flag)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short sessions: a sanity check")
@@ -814,7 +886,15 @@ def main() -> None:
     parser.add_argument("what", nargs="?", choices=["all", "loudness", "mono"], default="all",
                         help="loudness: delivered-file loudness per routine, format, bitrate; "
                         "mono: 64 kbps mono against 128 kbps stereo")  # fmt: skip
+    parser.add_argument(
+        "--listen",
+        action="store_true",
+        help="only the voice-control benchmark (a 15-minute room recording)",
+    )
     args = parser.parse_args()
+    if args.listen:
+        print(json.dumps(listen_accuracy(dict(os.environ)), indent=2))
+        return
     if args.pacing:
         print(pacing_table())
         return

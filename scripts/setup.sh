@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extra="play,serve"
+extra="play,serve,listen"
 [ "${1:-}" = "--dev" ] && extra="dev"
 
 # --dev: the browser tests drive Debian's chromium (Playwright cannot download its own here),

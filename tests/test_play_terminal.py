@@ -33,8 +33,15 @@ class Tmux:
         return out.stdout
 
     def start(self, command: str, width: int, height: int) -> None:
-        self("-f", "/dev/null", "new-session", "-d", "-x", str(width), "-y", str(height),
-             "-s", "t", command)  # fmt: skip
+        for _ in range(20):  # a server just killed can still hold the socket for a moment
+            try:
+                self("-f", "/dev/null", "new-session", "-d", "-x", str(width), "-y", str(height),
+                     "-s", "t", command)  # fmt: skip
+                break
+            except subprocess.CalledProcessError:
+                time.sleep(0.25)
+        else:
+            raise AssertionError("tmux would not start a session")
         self("set-option", "-g", "remain-on-exit", "on")
         self("set-option", "-g", "status", "off")
 

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import urllib.request
 from pathlib import Path
@@ -191,7 +190,8 @@ def test_disconnects_cost_nothing_and_two_render_at_once(served: Served, rendere
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_stops_cleanly_mid_render(tmp_path: Path, sig: int) -> None:
     """Stopped while a render is mixing (ffmpeg running, temp files open): nothing is left."""
-    server = start_server(write_folder(tmp_path / "folder"), tmp_path / "store")
+    server = start_server(write_folder(tmp_path / "folder"), tmp_path / "store",
+                          tmp=tmp_path / "tmp")  # fmt: skip
     reply = server.call("/api/sessions", {"routine": "serve-test.yaml", "length": "8m"})
     assert reply.status == 201
     stream = urllib.request.Request(server.base + f"/api/sessions/{reply.json()['id']}/events",
@@ -201,10 +201,10 @@ def test_stops_cleanly_mid_render(tmp_path: Path, sig: int) -> None:
             if b'"stage": "mix"' in line:
                 break
     assert list((tmp_path / "store").glob(".part-*/*"))  # the render's temp files exist now
-    previews = set(Path(tempfile.gettempdir()).glob("voiceguide-previews-*"))
+    assert list((tmp_path / "tmp").glob("voiceguide-previews-*"))
     assert server.stop(sig) == 0
     assert list((tmp_path / "store").iterdir()) == []
-    assert set(Path(tempfile.gettempdir()).glob("voiceguide-previews-*")) < previews
+    assert list((tmp_path / "tmp").iterdir()) == []  # previews and every temp file gone
     assert server.proc.stderr is not None and "stopped" in server.proc.stderr.read()
 
 

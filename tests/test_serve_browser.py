@@ -337,6 +337,10 @@ def _property(bus: str, name: str, prop: str) -> str:
     )
 
 
+def _position(bus: str, name: str) -> float:
+    return int(re.search(r"int64 (\d+)", _property(bus, name, "Position")).group(1)) / 1e6
+
+
 @pytest.mark.skipif(not shutil.which("gdbus"), reason="gdbus (libglib2.0-bin) is not installed")
 def test_headset_buttons_through_mpris(browser: Any, bus: str, served: Served,
                                        rendered: str) -> None:  # fmt: skip
@@ -360,6 +364,21 @@ def test_headset_buttons_through_mpris(browser: Any, bus: str, served: Served,
     page.wait_for_function("audio.paused")
     _mpris(bus, name, "PlayPause")
     page.wait_for_function("!audio.paused")
+    page.evaluate(f"seek({starts[2] + 6})")
+    _mpris(bus, name, "Previous")  # over 5 s into the step: back to its start
+    page.wait_for_function(f"audio.currentTime < {starts[2] + 3}")
+    assert abs(state(page)["seek"] - starts[2]) < 0.05
+    deadline = time.monotonic() + 5
+    while abs(_position(bus, name) - page.evaluate("audio.currentTime")) > 0.5:
+        assert time.monotonic() < deadline, "MPRIS Position does not follow the page"
+        time.sleep(0.1)
+    assert "mpris:artUrl" in _property(bus, name, "Metadata")  # the artwork reached the OS
+    page.get_by_text("Settings").click()
+    page.get_by_label("Headset “next” skips 30 seconds", exact=False).check()
+    before = page.evaluate("audio.currentTime")
+    _mpris(bus, name, "Next")  # now 30 s on, not the next step
+    page.wait_for_function(f"audio.currentTime > {before + 20}")
+    assert 30 <= state(page)["seek"] - before < 30.5
     page.locator("#steps li").last.click()
     deadline = time.monotonic() + 5
     while "true" in _property(bus, name, "CanGoNext") and time.monotonic() < deadline:

@@ -138,9 +138,12 @@ class Served:
             raise
 
 
-def start_server(folder: Path, store: Path, *args: str) -> Served:
+def start_server(folder: Path, store: Path, *args: str, tmp: Path | None = None) -> Served:
     """``voiceguide serve FOLDER --port 0 --store STORE ARGS``, once it has printed its URL."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if tmp is not None:  # its own temp folder, to see exactly what it leaves there
+        tmp.mkdir(parents=True, exist_ok=True)
+        env["TMPDIR"] = str(tmp)
     proc = subprocess.Popen(
         [sys.executable, "-m", "voiceguide", "serve", str(folder), "--port", "0",
          "--store", str(store), *args],

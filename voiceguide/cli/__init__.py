@@ -140,3 +140,7 @@ main.add_command(play)
 from voiceguide.cli.serve import serve  # noqa: E402
 
 main.add_command(serve)
+
+from voiceguide.cli.listen import listen  # noqa: E402
+
+main.add_command(listen)

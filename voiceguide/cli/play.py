@@ -48,12 +48,15 @@ _EPILOG = (
 @click.option("--quiet-keys", is_flag=True, default=None,
               help="Confirm key presses with a soft sound only, no words.")  # fmt: skip
 @click.option("--night", is_flag=True, default=None, help="Dim colours for a dark room.")
+@click.option("--listen", "listen_", is_flag=True,
+              help='Voice control through the microphone: "guide pause", "guide next", '
+                   '"guide more time"... (see `voiceguide listen --help`).')  # fmt: skip
 @session_options
 @voice_options
 @mix_options
 @click.pass_context
 def play(ctx: click.Context, routine: str | None, from_step: str | None, resume: bool,
-         **options: Any) -> None:  # fmt: skip
+         listen_: bool, **options: Any) -> None:  # fmt: skip
     """Guide a massage live: start it, put the device down, work.
 
     With no keys pressed it runs from the first word to the last and exits.
@@ -66,6 +69,7 @@ def play(ctx: click.Context, routine: str | None, from_step: str | None, resume:
       voiceguide play lower-back-relax --length 20m --ambience rain
       voiceguide play therapist-ten-step --from 4
       voiceguide play --resume
+      voiceguide play therapist-ten-step --listen
     """  # fmt: skip
     from voiceguide import resume as points
 
@@ -98,11 +102,12 @@ def play(ctx: click.Context, routine: str | None, from_step: str | None, resume:
         start = find_step(script, from_step).start
     for note in notes:
         click.echo(f"voiceguide: {note}", err=True)
-    _play(setup, key, loaded.title, options, start, point, tuple(script.warnings) + tuple(notes))
+    _play(setup, key, loaded.title, options, start, point, tuple(script.warnings) + tuple(notes),
+          listen=listen_)  # fmt: skip
 
 
 def _play(setup, key: str, title: str, options: dict[str, Any], start: float, point,
-          warnings: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+          warnings: tuple[str, ...], listen: bool = False) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
     from voiceguide import resume as points
     from voiceguide.config import config_path, load_config
     from voiceguide.confirm import FIXED_PHRASES, Confirmer, step_phrases
@@ -117,6 +122,7 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
         script = _with_recap(script, start, point, setup.voice.rate)
     sink = SimpleaudioSink()
     sink.probe()
+    voice = _voice() if listen else None  # a missing microphone is one line, before any sound
     session = LiveSession(script, setup.voice, setup.lexicon, setup.settings, start=start)
     session.start()
     if point is not None and point.extra:
@@ -138,12 +144,20 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
             player.warnings = warnings
             if words:
                 player.start_with_checklist(words, checklist)
+            if voice is not None:
+                voice.act = player.command  # thread-safe, and confirmed by ear like a key
+                voice.speaking = lambda: _speaking(player)
+                voice.start()
             outcome = player.run()
     except _Stopped as stop:
         outcome = Outcome(position=start, finished=False, signal=stop.signum)
     finally:
         _restore_signals(previous)
         confirm.stop()
+        if voice is not None:
+            voice.stop()
+    if voice is not None and voice.error:
+        click.echo(f"voiceguide: {voice.error}", err=True)
     saved_options = dict(options)
     if outcome.finished:
         points.clear(key, saved_options)
@@ -261,3 +275,23 @@ def find_step(script: Script, query: str):  # type: ignore[no-untyped-def]
         titles = "; ".join(f"{i}. {s.title}" for i, s in enumerate(steps, start=1))
         raise VoiceguideError(f"--from {query!r}: no step title contains that ({titles})")
     return matches[0]
+
+
+def _voice():  # type: ignore[no-untyped-def]
+    """Voice control with the microphone open; it is told what to steer once the player exists."""
+    from voiceguide.listen.voice import VoiceControl
+
+    voice = VoiceControl(act=lambda action: None, speaking=lambda: False)
+    try:
+        voice.open()
+    except VoiceguideError as err:
+        raise VoiceguideError(f"{err}; play without --listen to use keys only") from None
+    return voice
+
+
+def _speaking(player) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a cue is sounding now (with a moment for the room's echo to die away)."""
+    if player.paused:
+        return False
+    t = player.heard_seconds()
+    return any(c.at <= t < c.end + 0.3 for c in player.session.script.cues)

@@ -134,21 +134,23 @@ def serve(folder: Path, lan: bool, port: int, names: tuple[str, ...], store: Pat
     sys.stdout.flush()
     config = uvicorn.Config(app, log_level="warning", lifespan="on",
                             timeout_graceful_shutdown=2, access_log=False)  # fmt: skip
-    server = _Server(config)
+    server = quiet_server(config)
     server.run(sockets=[sock])
     click.echo("voiceguide: stopped", err=True)
 
 
-class _Server:
-    """uvicorn's server, stopping on SIGINT or SIGTERM without re-raising the signal afterwards."""
+def quiet_server(config: Any) -> Any:
+    """uvicorn's server, stopping on SIGINT or SIGTERM without re-raising the signal afterwards.
 
-    def __new__(cls, config: Any) -> Any:
-        import uvicorn
+    uvicorn re-raises a caught signal once it has shut down, which would end the
+    process with a traceback or a signal status instead of a clean exit.
+    """
+    import uvicorn
 
-        class Server(uvicorn.Server):
-            def handle_exit(self, sig: int, frame: Any) -> None:
-                if self.should_exit and sig == signal.SIGINT:
-                    self.force_exit = True
-                self.should_exit = True
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True  # a second Ctrl-C: stop waiting for connections
+            self.should_exit = True
 
-        return Server(config)
+    return Server(config)

@@ -181,6 +181,16 @@ class Api:
         shutil.rmtree(self.previews, ignore_errors=True)
 
 
+def _warm(catalog: Catalog) -> None:
+    """Plan the routines and list the voices once, so the first page is as quick as the next.
+
+    A failure here is not reported: the same call fails again, with its line, when asked.
+    """
+    with contextlib.suppress(Exception):
+        catalog.routines()
+        voice_rows()
+
+
 def build_app(catalog: Catalog, store: SessionStore, token: str, hosts: set[str],
               cookie: str) -> Guard:  # fmt: skip
     """The whole server: routes behind the Host and token guard."""
@@ -188,6 +198,7 @@ def build_app(catalog: Catalog, store: SessionStore, token: str, hosts: set[str]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        asyncio.get_running_loop().run_in_executor(None, _warm, catalog)
         try:
             yield
         finally:

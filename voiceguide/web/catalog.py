@@ -6,6 +6,7 @@ Every list is the command line's own JSON (``routines --json``, ``voices``,
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class Catalog:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._rows: dict[tuple[str, int, int], dict[str, object]] = {}  # by (name, mtime, size)
 
     def files(self) -> dict[str, Path]:
         """Routine files directly in the folder, by file name (read fresh: the user edits them)."""
@@ -36,15 +38,20 @@ class Catalog:
 
     def routines(self) -> list[dict[str, object]]:
         """``routines --json`` plus the folder's files; a broken file shows its one-line error."""
-        rows: list[dict[str, object]] = [
-            {**routine_row(rid, load_builtin(rid)), "source": "built-in"} for rid in builtin_ids()
-        ]
+        rows = [dict(row) for row in _builtin_rows()]
         for name, path in self.files().items():
             try:
-                row = {**routine_row(name, load_file(path)), "source": str(path)}
-            except VoiceguideError as err:
-                row = {"id": name, "title": name, "source": str(path), "error": str(err)}
-            rows.append(row)
+                stat = path.stat()
+            except OSError:
+                continue
+            key = (name, stat.st_mtime_ns, stat.st_size)
+            if key not in self._rows:  # planning every routine takes a while: only on change
+                try:
+                    row = {**routine_row(name, load_file(path)), "source": str(path)}
+                except VoiceguideError as err:
+                    row = {"id": name, "title": name, "source": str(path), "error": str(err)}
+                self._rows[key] = row
+            rows.append(dict(self._rows[key]))
         return rows
 
     def load(self, routine_id: str) -> tuple[Routine, bytes]:
@@ -65,6 +72,14 @@ class Catalog:
         """What ``voiceguide render`` takes for this id: the file's path or the built-in id."""
         files = self.files()
         return str(files[routine_id].resolve()) if routine_id in files else routine_id
+
+
+@functools.cache
+def _builtin_rows() -> tuple[dict[str, object], ...]:
+    """``routines --json``: the built-in routines do not change while the server runs."""
+    return tuple(
+        {**routine_row(rid, load_builtin(rid)), "source": "built-in"} for rid in builtin_ids()
+    )
 
 
 def voice_rows() -> list[dict[str, object]]:

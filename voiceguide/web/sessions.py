@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voiceguide.errors import VoiceguideError
 from voiceguide.web.catalog import Catalog
 from voiceguide.web.requests import (
     Planned,
@@ -261,7 +260,3 @@ def default_store() -> Path:
     from voiceguide.paths import cache_dir
 
     return cache_dir() / "sessions"
-
-
-def describe_error(err: VoiceguideError) -> str:
-    return f"voiceguide: {err}"

@@ -22,9 +22,18 @@ SPEECH_SHARE = 0.25
 MIN_STEP = 0.02  # report at least this much advance (and every change of step)
 
 
+class ServerGone(Exception):
+    """The server stopped reading: stop rendering (and clean up) rather than write on."""
+
+
 def emit(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Not a BrokenPipeError any more: the encoder treats that one as ffmpeg's own pipe
+        # closing and would wait for ffmpeg forever instead of stopping it.
+        raise ServerGone from None
 
 
 class Reporter:
@@ -79,11 +88,13 @@ def run(job: dict[str, Any]) -> None:
     folder = Path(job["folder"])
     params = parse_render_options(job["routine"], list(job["argv"]))
     session = session_setup(load_routine(job["routine"]), params)
+    reporter = Reporter(session.script, RATE)
+    reporter("speech", 0, len(reporter.text_steps))  # the page hears at once that work began
     render(
         session.script, folder / AUDIO, voice=session.voice, lexicon=session.lexicon,
         settings=session.settings, bitrate=params["bitrate"], mono=params["mono"],
         subtitles=folder / SUBTITLES, script_json=folder / SCRIPT,
-        progress=Reporter(session.script, RATE),
+        progress=reporter,
     )  # fmt: skip
 
 
@@ -95,6 +106,8 @@ def main() -> int:
         return err.exit_code
     except KeyboardInterrupt:
         return 130
+    except ServerGone:
+        return 1
     return 0
 
 

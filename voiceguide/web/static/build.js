@@ -24,23 +24,26 @@ function option(value, label, disabled) {
 }
 
 async function loadLists() {
-  const [routineRows, voices, beds] = await Promise.all([
-    api("/api/routines"), api("/api/voices").catch(() => []), api("/api/ambience"),
-  ]);
+  // Voices come last (the longest list): the form and the plan do not wait for them.
+  api("/api/voices").then(fillVoices).catch(() => {});
+  const [routineRows, beds] = await Promise.all([api("/api/routines"), api("/api/ambience")]);
   routines = routineRows;
   for (const r of routines) {
     const span = r.error ? " (broken)" : ` (${clock(r.min_seconds)}–${clock(r.max_seconds)})`;
     $("routine").append(option(r.id, r.title + span, r.error));
   }
-  const english = voices.filter((v) => !v.variant && v.language.startsWith("en"));
-  const others = voices.filter((v) => !v.variant && !v.language.startsWith("en"));
-  for (const v of [...english, ...others]) $("voice").append(option(v.id, `${v.name} (${v.language})`));
   for (const b of beds) $("ambience").append(option(b.name, `${b.name}: ${b.description}`));
   $("ambience").append(option("none", "None (voice only)"));
   const wanted = new URLSearchParams(location.search).get("routine");
   const first = routines.find((r) => r.id === wanted && !r.error) || routines.find((r) => !r.error);
   if (first) $("routine").value = first.id;
   showRoutine();
+}
+
+function fillVoices(voices) {
+  const english = voices.filter((v) => !v.variant && v.language.startsWith("en"));
+  const others = voices.filter((v) => !v.variant && !v.language.startsWith("en"));
+  for (const v of [...english, ...others]) $("voice").append(option(v.id, `${v.name} (${v.language})`));
 }
 
 function showRoutine() {

@@ -1,0 +1,170 @@
+"""A room microphone, simulated: a session from the speakers plus a person speaking commands.
+
+Used by the listen tests and by ``scripts/bench.py listen``. The session is
+rendered for real; the commands are real espeak-ng speech in voices unlike the
+narration's; each path to the microphone gets its own synthetic room impulse
+response (a direct sound plus exponentially decaying reflections), and a
+little room noise is added, so nothing reaches the recognizer as clean as it
+was made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import fftconvolve, resample_poly
+
+from voiceguide.listen.grammar import COMMANDS
+
+RATE = 16_000
+#: Voices for the person speaking: none is the narration's (gmw/en-us at pitch 40).
+TALKERS = (("en-us+f3", 150), ("en-gb+m3", 140), ("en-us+m7", 160), ("en-gb+f2", 150))
+
+
+@dataclass(frozen=True)
+class Spoken:
+    at: float  # seconds where the command starts in the mix
+    end: float
+    command: str  # the words after "guide"
+
+
+def room_response(
+    rt60: float, seed: int, drr_db: float, delay: float = 0.004, rate: int = RATE
+) -> np.ndarray:
+    """A plausible small-room impulse response: direct sound, then a decaying diffuse tail.
+
+    ``drr_db`` is the direct-to-reverberant energy ratio: about 0 dB for a person
+    a metre or two from the microphone, higher for a speaker beside it.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(rt60 * rate)
+    t = np.arange(n) / rate
+    tail = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
+    tail[: int((delay + 0.002) * rate)] = 0.0  # the first reflection comes a moment later
+    tail *= np.sqrt(10 ** (-drr_db / 10) / np.sum(tail**2))
+    tail[int(delay * rate)] = 1.0
+    return (tail / np.sqrt(np.sum(tail**2))).astype(np.float32)
+
+
+def to_mic_rate(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Mono float32 at 16 kHz."""
+    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
+    if rate != RATE:
+        g = np.gcd(rate, RATE)
+        mono = resample_poly(mono, RATE // g, rate // g)
+    return mono.astype(np.float32)
+
+
+def command_clips(talkers: tuple[tuple[str, int], ...] = TALKERS) -> list[tuple[str, np.ndarray]]:
+    """Every command in every talker's voice, at 16 kHz: [(command, samples)]."""
+    from voiceguide.speech import Speaker, VoiceSettings
+
+    out = []
+    for voice, rate in talkers:
+        texts = {c: f"Guide, {c}." for c in COMMANDS}
+        with Speaker(VoiceSettings(voice=voice, rate=rate, pitch=50), timeout=60) as speaker:
+            clips = speaker.clips(texts.values())
+        for command, text in texts.items():
+            clip = clips[text]
+            out.append((command, to_mic_rate(clip.samples, clip.rate)))
+    return out
+
+
+def _active_rms(x: np.ndarray) -> float:
+    """RMS over the louder half of 50 ms frames: the level of speech, not of its pauses."""
+    frames = x[: len(x) // 800 * 800].reshape(-1, 800)
+    power = np.sort(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    return float(np.sqrt(np.mean(power[len(power) // 2 :]) + 1e-20))
+
+
+def room_mix(
+    session: np.ndarray,
+    commands: list[tuple[float, str, np.ndarray]],
+    command_db: float = -3.0,
+    noise_db: float = -45.0,
+    seed: int = 7,
+) -> tuple[np.ndarray, list[Spoken]]:
+    """What a microphone in the room hears: (mix, where the commands are).
+
+    ``session`` is the played audio at 16 kHz mono; ``commands`` are
+    (start seconds, command, samples). Each command is set ``command_db``
+    relative to the narration's speech level as heard at the microphone; room
+    noise sits ``noise_db`` below that level.
+    """
+    echo = fftconvolve(session, room_response(0.4, seed, drr_db=6.0))[: len(session)].astype(
+        np.float32
+    )
+    speech_level = _active_rms(echo)
+    mix = echo.copy()
+    talker_room = room_response(0.4, seed + 1, drr_db=0.0, delay=0.006)
+    spoken = []
+    for at, command, clip in commands:
+        wet = fftconvolve(clip, talker_room)
+        wet *= speech_level * 10 ** (command_db / 20) / _active_rms(wet)
+        i = int(at * RATE)
+        j = min(len(mix), i + len(wet))
+        mix[i:j] += wet[: j - i]
+        spoken.append(Spoken(at, at + len(clip) / RATE, command))
+    rng = np.random.default_rng(seed + 2)
+    noise = np.cumsum(rng.standard_normal(len(mix))) * 0.02  # reddish hum and hiss
+    noise -= np.convolve(noise, np.ones(401) / 401, "same")
+    noise += rng.standard_normal(len(mix)) * 0.5
+    noise *= speech_level * 10 ** (noise_db / 20) / np.sqrt(np.mean(noise**2))
+    mix += noise.astype(np.float32)
+    peak = float(np.max(np.abs(mix)))
+    if peak > 0.99:
+        mix *= 0.99 / peak
+    return mix, spoken
+
+
+def place_commands(
+    cues: list[tuple[float, float]], length: float, clips: list[tuple[str, np.ndarray]],
+    gaps: int = 10, over: int = 10, seed: int = 3,
+) -> list[tuple[float, str, np.ndarray, bool]]:  # fmt: skip
+    """Commands spread over a session: ``gaps`` in the quiet between cues, ``over`` on narration.
+
+    Returns (start, command, samples, over_narration), at least 15 s apart, every
+    command and voice used in turn.
+    """
+    import random
+
+    rng = random.Random(seed)
+    quiet, speaking = [], []
+    t = 15.0
+    while t < length - 10.0:
+        if any(a - 0.1 <= t and t + 1.6 <= b for a, b in cues):
+            speaking.append(t)
+        elif not any(a - 0.5 < t + 2.0 and t - 0.6 < b for a, b in cues):
+            quiet.append(t)
+        t += 0.25
+    chosen: list[tuple[float, bool]] = []
+    for pool, n, flag in ((quiet, gaps, False), (speaking, over, True)):
+        picked = 0
+        for x in rng.sample(pool, len(pool)):
+            if all(abs(x - y) > 15.0 for y, _ in chosen):
+                chosen.append((x, flag))
+                picked += 1
+            if picked == n:
+                break
+    chosen.sort()
+    out = []
+    for k, (at, flag) in enumerate(chosen):
+        command, clip = clips[(k * 11) % len(clips)]  # walks through commands and voices
+        out.append((at, command, clip, flag))
+    return out
+
+
+def score(spoken: list[Spoken], heard: list, within: float = 2.0) -> tuple[int, list, list]:  # type: ignore[type-arg]
+    """(right commands decided within ``within`` s of their end, misses, false triggers)."""
+    used = set()
+    misses = []
+    for s in spoken:
+        match = [h for h in heard if h.command == s.command and s.at - 0.7 <= h.at <= s.end
+                 and h.decided - s.end <= within and id(h) not in used]  # fmt: skip
+        if match:
+            used.add(id(match[0]))
+        else:
+            misses.append(s)
+    false = [h for h in heard if id(h) not in used]
+    return len(spoken) - len(misses), misses, false

@@ -1,0 +1,55 @@
+"""The spoken commands: what may be said, and what each one does to the player.
+
+Every command starts with the wake word "guide", so a bare "stop" or "back"
+in the narration or in conversation is never an order.
+
+Measured on this machine (see docs/benchmarks.md): a grammar that also holds
+the narration's words or common room words, so that other speech has
+somewhere to go, made pocketsphinx explain real commands as strings of short
+filler words ("the oil a will") far more often than it rejected narration.
+So the grammar is only the commands (with an optional hesitation either
+side), and the session's own voice is kept out before decoding instead: the
+echo canceller and the gate (listener.py).
+"""
+
+from __future__ import annotations
+
+WAKE = "guide"
+
+#: Spoken words after "guide" -> the player action (see Player.command).
+COMMANDS: dict[str, str] = {
+    "pause": "pause",
+    "continue": "resume",
+    "next": "next",
+    "back": "back",
+    "repeat": "repeat",
+    "more time": "more",
+    "less time": "less",
+    "louder": "louder",
+    "softer": "softer",
+    "stop": "stop",
+}
+
+
+def jsgf() -> str:
+    """The JSGF grammar the recognizer decodes every speech segment against."""
+    commands = " | ".join(sorted(COMMANDS))
+    return (
+        "#JSGF V1.0;\ngrammar voiceguide;\n"
+        f"<command> = {WAKE} ( {commands} );\n"
+        "public <utterance> = [ uh ] <command> [ uh ] ;\n"
+    )
+
+
+def commands_in(words: list[str]) -> list[tuple[int, str]]:
+    """(index of "guide", command words) for each command in a decoded word sequence."""
+    found = []
+    for i, word in enumerate(words):
+        if word != WAKE:
+            continue
+        for n in (2, 1):
+            spoken = " ".join(words[i + 1 : i + 1 + n])
+            if spoken in COMMANDS:
+                found.append((i, spoken))
+                break
+    return found

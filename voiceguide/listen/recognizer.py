@@ -1,0 +1,164 @@
+"""Recognition of "guide <command>" with pocketsphinx, one speech segment at a time.
+
+Why pocketsphinx: it is the one maintained recognizer on PyPI whose wheel
+carries an English model, so nothing is downloaded at run time (see
+docs/benchmarks.md for what was measured). Free-form decoding of a room
+microphone is poor; against a small grammar of the commands it is good.
+
+Audio is cut into segments by pocketsphinx's endpointer (WebRTC's voice
+activity detector over a 0.3 s window). Each segment is decoded whole against
+the grammar once it ends, so a command is decided about 0.3–0.5 s after its
+last word. The grammar holds only commands, so it would force one onto any
+sound: segments too short or too long to be a command alone (a knock; talk,
+narration or music running on) are not decoded at all.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from voiceguide.errors import VoiceguideError
+from voiceguide.listen.grammar import commands_in, jsgf
+
+RATE = 16_000
+#: Segments (seconds, with the endpointer's margins) shorter than this are knocks and clicks,
+MIN_SEGMENT = 0.5
+#: and longer ones are not a command said alone ("guide, less time" takes about 1.5 s).
+MAX_SEGMENT = 3.2
+#: A segment's loud frames must stand this far (dB) above the room's recent floor: the
+#: grammar would otherwise force a command onto a gust of the bed or a distant voice.
+MIN_SNR = 12.0
+#: Seconds of frame levels the floor is taken from (its 20th percentile).
+FLOOR_SECONDS = 8.0
+#: Added before decoding: pocketsphinx fails on exact digital silence.
+DITHER = 10 ** (-60 / 20)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One recognized command."""
+
+    at: float  # seconds into the audio where "guide" began
+    command: str  # the words after "guide", e.g. "more time"
+    decided: float  # seconds into the audio when it was recognized
+    end: float = 0.0  # seconds into the audio where the speech segment holding it ended
+
+    def as_json(self) -> dict[str, object]:
+        return {"at": round(self.at, 2), "command": self.command}
+
+
+def _load() -> tuple[type, type]:
+    try:
+        from pocketsphinx import Decoder, Endpointer
+    except ImportError:
+        raise VoiceguideError(
+            "listening needs pocketsphinx: pip install 'voiceguide[listen]'"
+        ) from None
+    return Decoder, Endpointer
+
+
+class Recognizer:
+    """Feed 16 kHz mono float blocks with :meth:`feed`; it returns the commands heard."""
+
+    def __init__(self, vad_mode: int = 3) -> None:
+        decoder_type, endpointer_type = _load()
+        self.decoder = decoder_type(samprate=RATE, lm=None, loglevel="FATAL", bestpath=False)
+        self.decoder.add_jsgf_string("commands", jsgf())
+        self.decoder.activate_search("commands")
+        self.endpointer = endpointer_type(window=0.3, ratio=0.9, vad_mode=vad_mode,
+                                          sample_rate=RATE)  # fmt: skip
+        self.frame = int(self.endpointer.frame_bytes // 2)
+        self._pending = np.zeros(0, np.float32)
+        self._rng = np.random.default_rng(0)
+        self.samples = 0  # samples fed so far: the stream's clock
+        self._segment: list[bytes] | None = None
+        self._start = 0.0
+        self.partial = ""  # the words of the last segment, for a live display
+        self._levels: deque[float] = deque(maxlen=int(FLOOR_SECONDS * RATE / self.frame))
+        self._segment_levels: list[float] = []
+        self.segments = 0
+        self.decoded_seconds = 0.0
+
+    @property
+    def now(self) -> float:
+        return self.samples / RATE
+
+    def feed(self, block: np.ndarray) -> list[Heard]:
+        """Process more audio; return the commands decided on in it."""
+        audio = np.concatenate([self._pending, block.astype(np.float32)])
+        n = len(audio) // self.frame * self.frame
+        self._pending = audio[n:]
+        heard: list[Heard] = []
+        for i in range(0, n, self.frame):
+            heard.extend(self._frame(audio[i : i + self.frame]))
+        return heard
+
+    def flush(self) -> list[Heard]:
+        """The end of the audio: decide on a segment in progress."""
+        return self._decode() if self._segment else []  # the end of the audio ends a segment
+
+    def _frame(self, x: np.ndarray) -> list[Heard]:
+        x = x + self._rng.standard_normal(len(x)).astype(np.float32) * DITHER
+        pcm = (np.clip(x, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        self.samples += len(x)
+        level = float(10 * np.log10(np.mean(x.astype(np.float64) ** 2) + 1e-12))
+        self._levels.append(level)
+        was = self.endpointer.in_speech
+        speech = self.endpointer.process(pcm)
+        if speech is None:
+            return []
+        if not was:
+            self._segment = []
+            self._segment_levels = []
+            self._start = self.endpointer.speech_start
+        if self._segment is not None:
+            self._segment.append(speech)
+            self._segment_levels.append(level)
+            if len(self._segment) * self.frame / RATE > MAX_SEGMENT:
+                self._segment = None  # too long for a command: skip until the next pause
+        if not self.endpointer.in_speech:
+            return self._decode()
+        return []
+
+    def snr_db(self) -> float:
+        """How far the current segment's loud frames stand above the recent floor."""
+        if not self._segment_levels or not self._levels:
+            return 0.0
+        floor = float(np.percentile(np.array(self._levels), 20))
+        return float(np.percentile(np.array(self._segment_levels), 90)) - floor
+
+    def _decode(self) -> list[Heard]:
+        if self._segment is None:
+            return []
+        pcm = b"".join(self._segment)
+        self._segment = None
+        seconds = len(pcm) / 2 / RATE
+        if seconds < MIN_SEGMENT or self.snr_db() < MIN_SNR:
+            return []
+        self.segments += 1
+        self.decoded_seconds += seconds
+        self.decoder.start_utt()
+        self.decoder.process_raw(pcm, False, True)
+        self.decoder.end_utt()
+        if self.decoder.hyp() is None:
+            return []
+        segments = [(_base(s.word), s.start_frame) for s in self.decoder.seg() if _is_word(s.word)]
+        words = [w for w, _ in segments]
+        self.partial = " ".join(words[-8:])
+        return [
+            Heard(self._start + segments[i][1] / 100.0, c, decided=self.now, end=self.now)
+            for i, c in commands_in(words)
+        ]
+
+
+def _is_word(word: str) -> bool:
+    """Real words, not silence, noise or the grammar's empty transitions."""
+    return not word.startswith(("<", "[", "+", "(NULL)"))
+
+
+def _base(word: str) -> str:
+    """``a(2)`` (a second pronunciation) is still ``a``."""
+    return word.split("(", 1)[0]
