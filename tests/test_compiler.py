@@ -6,7 +6,7 @@ import itertools
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from voiceguide.compiler import MIN_GAP, Options, compile, layout, natural_range
@@ -110,8 +110,23 @@ def assert_well_formed(script: Script) -> None:
     assert beds[0].start == 0 and beds[-1].end == pytest.approx(script.duration, abs=1e-9)
 
 
+_SLOW_GLIDE = Routine(  # found by hypothesis: detailed words at 100 wpm outgrow a 20 s step
+    title="Generated",
+    steps=(Step(title="Glide", say=SENTENCES[1], sides=("left", "right"), duration=Range(20, 20),
+                technique="effleurage", pressure="light", caution="Not on the spine.",
+                path="steps[0]"),),
+)  # fmt: skip
+_COUNTED = Routine(  # found by hypothesis: reps added by --length up to a number too long to say
+    title="Generated",
+    steps=(Step(title="Glide", say="Glide up.", reps=Range(8, 8), per_rep=Range(3, 3), count=True,
+                path="steps[0]"),),
+)  # fmt: skip
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(routine=routines(), options=options_strategy)
+@example(routine=_SLOW_GLIDE, options=Options(length=60.0, wpm=100.0, detail="detailed"))
+@example(routine=_COUNTED, options=Options(length=60.0, wpm=100.0, detail="minimal", counting=True))
 def test_any_routine_compiles_to_a_well_formed_script(routine: Routine, options: Options) -> None:
     try:
         script = compile(routine, options)

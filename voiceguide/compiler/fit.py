@@ -13,8 +13,12 @@ from voiceguide.times import format_duration
 
 def natural_range(routine: Routine, options: Options | None = None) -> tuple[float, float]:
     """The honest session lengths: shortest with optional steps left out and every
-    ``shrink`` used, longest with every range at its top, nothing stretched."""
+    ``shrink`` used, longest with every range at its top, nothing stretched.
+    Raises CompileError for a step too short for what it says, as written."""
     options = options or Options()
+    # As written (low ends, nothing fitted): a step too short for its own words is
+    # refused here, though --length would lengthen it to fit them.
+    _Planner(routine, options, u=0.0, scale=1.0, skeleton=True).run()
     essential = _without(routine, {i for i, s in enumerate(routine.steps) if s.optional})
     lo = _duration(essential, options, 0.0, 0.0)
     hi = _duration(routine, options, 1.0, 1.0)

@@ -28,6 +28,7 @@ from voiceguide.compiler.options import (
 from voiceguide.compiler.steps import (
     _bed,
     _count_need,
+    _countable_reps,
     _counting,
     _floor_scale,
     _hands_on,
@@ -128,7 +129,7 @@ class _Planner(AddedLines):
 
     def work_scale(self, step: Step) -> float:
         """How much this step's working time is scaled (see the class docstring)."""
-        if not self.honest or self.scale >= 1.0:
+        if not self.honest:
             return self.scale
         return max(self.scale, _floor_scale(step, self.options))
 
@@ -231,7 +232,11 @@ class _Planner(AddedLines):
         n = step.reps.at(self.u)
         if self.honest and self.scale != 1.0:
             scaled = n * self.work_scale(step)
-            return max(1, math.ceil(scaled - 1e-9) if scaled < n else math.floor(scaled + 0.5))
+            wanted = max(1, math.ceil(scaled - 1e-9) if scaled < n else math.floor(scaled + 0.5))
+            if _counting(step, self.options) and step.per_rep is not None:
+                per_rep = step.per_rep.at(self.u) * self.gap_scale()
+                return _countable_reps(wanted, math.floor(n + 0.5), per_rep, self.options)
+            return wanted
         return math.floor(n + 0.5)
 
     def repetitions(self, index: int, speech_end: float, step: Step, side: str | None) -> float:

@@ -34,11 +34,22 @@ def _counting(step: Step, options: Options) -> bool:
 
 def _floor_scale(step: Step, options: Options) -> float:
     """The least a step's working time may be scaled by --length: its ``shrink``
-    (1 without one), and never so far that its own words no longer fit."""
-    floor = step.shrink if step.shrink is not None else 1.0
-    if step.duration is not None and not step.is_pause:
+    (1 without one), and never so far that its own words no longer fit. Where the
+    words need more than the routine wrote (a slow rate, detailed narration), the
+    floor is above 1: fitting lengthens the step rather than planning it too short."""
+    floor = min(step.shrink, 1.0) if step.shrink is not None else 1.0
+    if step.duration is not None and not step.is_pause and step.duration.lo > 0:
         floor = max(floor, _step_speech_need(step, options) / step.duration.lo)
-    return min(floor, 1.0) if step.shrink is not None else 1.0
+    return floor
+
+
+def _countable_reps(wanted: int, written: int, per_rep: float, options: Options) -> int:
+    """At most ``wanted`` repetitions, but no more added beyond ``written`` than can
+    still be counted aloud at ``per_rep`` (higher numbers take longer to say)."""
+    n = wanted
+    while n > written and per_rep < _count_need(n, options) - 1e-9:
+        n -= 1
+    return n
 
 
 def _hands_on(step: Step) -> bool:
