@@ -268,3 +268,36 @@ def test_many_chapters_stay_in_order_for_mutagen_and_ffmpeg(tmp_path: Path) -> N
                           capture_output=True, text=True)  # fmt: skip
     listed = re.findall(r"Chapter #0:\d+: start (\d+\.\d+)", proc.stderr)
     assert [float(s) for s in listed] == pytest.approx([n * 0.1 for n in range(25)])
+
+
+def test_a_broken_pipe_in_the_blocks_is_not_taken_for_ffmpeg_and_never_hangs(
+    tmp_path: Path,
+) -> None:
+    """A progress line to a closed stdout raises BrokenPipeError inside the block loop:
+    it must reach the caller at once, with ffmpeg stopped, not be taken for ffmpeg
+    closing its pipe (ffmpeg would then wait forever for input)."""
+    import threading
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # a reader that went away, for real
+
+    def blocks():
+        yield np.zeros((RATE, 2), np.float32)
+        os.write(write_end, b"50%\n")  # raises BrokenPipeError (SIGPIPE is ignored)
+        yield np.zeros((RATE, 2), np.float32)
+
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            encode(blocks(), tmp_path / "p.mp3", rate=RATE, tags=Tags(title="P", album="P"))
+        except BaseException as err:
+            raised.append(err)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    os.close(write_end)
+    assert not worker.is_alive(), "encode hung waiting on ffmpeg"
+    assert len(raised) == 1 and isinstance(raised[0], BrokenPipeError), raised
+    assert list(tmp_path.iterdir()) == []

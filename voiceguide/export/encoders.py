@@ -10,13 +10,17 @@ to mix and how much more peak headroom to leave for each format, and
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -255,24 +259,65 @@ def _run_ffmpeg(
     """Stream PCM into ffmpeg: encoding runs in its own process, on the other core."""
     cmd = _ffmpeg_command(out, fmt, rate, channels, bitrate, in_channels, extra_inputs)
     with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stderr=errors, preexec_fn=child_dies_with_parent()
-        )
-        assert proc.stdin is not None
+        proc: subprocess.Popen[bytes] | None = None
         try:
-            for block in blocks:
-                proc.stdin.write(to_pcm16(block).tobytes())
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        except BaseException:
-            proc.kill()
-            proc.wait()
+            with _interrupts_held():  # a Ctrl-C held here is raised inside this try
+                proc = subprocess.Popen(
+                    cmd, stdin=subprocess.PIPE, stderr=errors, preexec_fn=child_dies_with_parent()
+                )
+            assert proc.stdin is not None
+            _feed(blocks, proc.stdin)
+        except BaseException:  # the blocks failed (or Ctrl-C): ffmpeg must not wait for more
+            if proc is not None:
+                proc.kill()
+                proc.wait()
             raise
+        finally:
+            if proc is not None and proc.stdin is not None:
+                _close_quietly(proc.stdin)
         if proc.wait() != 0:
             errors.seek(0)
             message = errors.read().decode(errors="replace").strip().splitlines()
             raise AudioError(f"{out}: encoding failed ({message[-1] if message else 'ffmpeg'})")
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C while ffmpeg starts, then deliver it.
+
+    A KeyboardInterrupt inside ``Popen`` (or before its result is ours) leaves an
+    ffmpeg nobody kills: it reads end-of-input once its pipe is dropped and writes
+    its output file *after* our cleanup removed it (a stray ``.part.mp3.audio``).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        if caught:
+            signal.raise_signal(signal.SIGINT)
+
+
+def _feed(blocks: Iterable[np.ndarray], stdin: IO[bytes]) -> None:
+    """Write every block to ffmpeg. Only a broken pipe from *this* write means ffmpeg
+    stopped reading (its exit code and message then say why); a BrokenPipeError from
+    making a block (a progress line to a closed stdout) is the caller's error."""
+    for block in blocks:
+        data = to_pcm16(block).tobytes()
+        try:
+            stdin.write(data)
+        except BrokenPipeError:
+            return
+
+
+def _close_quietly(stdin: IO[bytes]) -> None:
+    """Close ffmpeg's stdin (end of input); a pipe it already closed is no error here."""
+    with contextlib.suppress(BrokenPipeError):
+        stdin.close()
 
 
 def write_audio(path: Path, audio: np.ndarray, rate: int) -> None:
