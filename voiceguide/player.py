@@ -36,7 +36,14 @@ from voiceguide.keys import ACTIONS, DEFAULT_BINDINGS
 from voiceguide.live import LiveSession
 from voiceguide.mixer import RATE
 from voiceguide.narration import estimate_seconds
-from voiceguide.navigation import Segment, back_target, next_target, segment_at, view_at
+from voiceguide.navigation import (
+    Segment,
+    back_target,
+    next_target,
+    segment_at,
+    segments,
+    view_at,
+)
 from voiceguide.screen import View
 from voiceguide.script import Script
 
@@ -212,6 +219,10 @@ class Player:
         self.fault = ""  # what could not be said, shown until the step changes
         self.warnings: tuple[str, ...] = ()
         self.checklist: tuple[str, ...] = ()  # shown while waiting before the start
+        # paused: the place in the giver's terms (step, side, seconds into it), and the
+        # script it was taken on (see _keep_place)
+        self._place: tuple[int, str | None, float] | None = None
+        self._placed_on: Script | None = None
 
     # -- the loop
 
@@ -256,6 +267,7 @@ class Player:
 
     def _idle(self) -> None:
         """Paused (or before the start): only confirmations play, on the same block chain."""
+        self._keep_place()
         now = self.clock.now()
         if self.confirm is not None and self.confirm.busy(max(self.deadline, now)):
             if self.deadline < now - LEAD:
@@ -321,6 +333,7 @@ class Player:
         self._play(block, self.pos)
 
     def _stop(self, finished: bool) -> Outcome:
+        self._keep_place()
         if not self.paused and not (self.waiting is not None and self.waiting.before_start):
             self._tail()  # nothing to fade when nothing is playing
         self.clock.sleep_until(self.deadline + (OVERLAP + FADE) / RATE)
@@ -419,10 +432,13 @@ class Player:
         if not self.paused:
             self._tail()
             self.paused = True
+            self._pin()
             self._note("paused: space to resume", forever=True)
             self._say("pause", "Paused.")
             return
+        self._keep_place()
         self.paused = False
+        self._place = None
         t = self.pos / RATE
         here = segment_at(self.session.script, t)
         again = _sentence_start(self.session, t)  # never back across a side switch
@@ -432,6 +448,33 @@ class Player:
         self.heard = (self.pos, self.deadline)
         self._note("")
         self._say("resume", None)
+
+    def _pin(self) -> None:
+        """Paused: remember where, as the giver knows it (step, side, seconds into it)."""
+        t = self.pos / RATE
+        here = segment_at(self.session.script, t)
+        self._place = None if here is None else (here.step, here.side, t - here.start)
+        self._placed_on = self.session.script
+
+    def _keep_place(self) -> None:
+        """Keep a paused playhead on the side the giver paused on.
+
+        Speech still arriving re-lays the script (lines jumped over get their
+        real lengths and everything after them moves later), which can slide a
+        side switch past a paused playhead: a resume point saved then would
+        name the side before. The place taken at the pause is kept instead.
+        """
+        script = self.session.script
+        if not self.paused or self._place is None or script is self._placed_on:
+            return
+        self._placed_on = script
+        step, side, offset = self._place
+        for segment in segments(script):
+            if segment.step == step and segment.side == side:
+                at = min(segment.start + offset, max(segment.start, segment.end - 1.0 / RATE))
+                self.pos = _sample_at(at)
+                self.heard = (self.pos, self.heard[1])
+                return
 
     def next(self, whole_steps: bool = False) -> None:
         target = next_target(self.session.script, self.pos / RATE, whole_steps)
