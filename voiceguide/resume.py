@@ -17,8 +17,6 @@ import contextlib
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -30,6 +28,7 @@ import platformdirs
 from voiceguide.edits import step_at
 from voiceguide.errors import VoiceguideError
 from voiceguide.navigation import Segment, repetition, segment_at, segments
+from voiceguide.paths import replace_file
 from voiceguide.script import Script
 
 VERSION = 2
@@ -129,17 +128,8 @@ def save(point: ResumePoint) -> Path:
     path = point_path(point.routine, point.options)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = asdict(point)
-    fd, tmp = tempfile.mkstemp(prefix=".resume-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, allow_nan=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    text = json.dumps(data, indent=1, allow_nan=False)
+    replace_file(path, text.encode("utf-8"), prefix=".resume-", durable=True)
     return path
 
 

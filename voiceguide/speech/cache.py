@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from voiceguide.loudness import hop_powers
-from voiceguide.paths import cache_dir
+from voiceguide.paths import cache_dir, replace_file
 from voiceguide.speech.settings import CLIP_RATE, Clip
 
 _MAGIC = b"VGCLIP1\0"
@@ -82,15 +82,7 @@ class ClipCache:
         path = self.path_for(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         data = encode_clip(samples)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        replace_file(path, data)
         return path
 
     def entries(self) -> Iterator[Path]:
