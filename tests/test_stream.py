@@ -168,7 +168,7 @@ def test_through_pulseaudio_one_stream_plays_what_was_written_with_a_pause(
             time.sleep(0.3)  # the recorder is connected before the first sound
             watcher.start()
             result = feed(server.env, tmp_path, start=66.0, end=79.0, pause=[5.0, 7.0], pace=True)
-            time.sleep(0.3)
+            time.sleep(1.0)  # the server's own buffer reaches the monitor, and parec writes it
         finally:
             done.set()
             recorder.terminate()

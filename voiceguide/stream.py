@@ -164,9 +164,17 @@ class StreamSink:
             while self._queued and self._failed is None:
                 self._check_alive()
                 self._cond.wait(0.05)
+            # PortAudio's stop does not wait for what a sound server still holds (ALSA's
+            # pulse device dropped the last 0.12 s): play silence until it has passed.
+            tail = self._frames + round((2 * self.latency + 0.1) * self.rate)
+            until = time.monotonic() + 2 * self.latency + 1.0
+            while self._started and self._frames < tail and self._failed is None:
+                if time.monotonic() > until:
+                    break
+                self._cond.wait(0.02)
         if self._stream is not None and self._failed is None:
             with contextlib.suppress(Exception):
-                self._stream.stop()  # PortAudio plays out what the device still holds
+                self._stream.stop()
         self.close()
 
     def stop(self) -> None:

@@ -2,8 +2,14 @@
 
 Started by the test (or the benchmark) itself, with its own runtime folder and
 HOME, so nothing of the machine's own sound setup is touched: ALSA clients
-reach it through ``libasound2-plugins`` (``pcm.!default { type pulse }``) and
-``parec`` records the null sink's monitor, which is what speakers would get.
+reach it through ``libasound2-plugins`` (``pcm.!default { type pulse }``).
+
+What the server plays is recorded from a ``module-pipe-sink`` timed by the
+system clock (a sink like a sound card's, that writes each sample it plays
+into a FIFO), not from a null sink's monitor with ``parec``: when a new stream
+starts, PulseAudio rewinds the sink to play it sooner, and a monitor source is
+not rewound, so the monitor missed the first 20 ms of every paplay, 80 ms of
+every aplay and 140 ms of a PortAudio stream that the sink itself did play.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 RATE = 44100
-TOOLS = ("pulseaudio", "pactl", "parec")
+TOOLS = ("pulseaudio", "pactl", "paplay")
 
 
 def available() -> str | None:
@@ -45,9 +51,13 @@ class PrivatePulse:
         self.run.mkdir(parents=True, exist_ok=True)
         self.run.chmod(0o700)
         script = self.folder / "default.pa"
+        self.fifo = self.folder / "sink.fifo"
         script.write_text(".include /etc/pulse/default.pa\n"
-                          f"load-module module-null-sink sink_name=nul rate={RATE} channels=2\n"
-                          "set-default-sink nul\n")  # fmt: skip
+                          f"load-module module-pipe-sink sink_name=out file={self.fifo} "
+                          f"format=s16le rate={RATE} channels=2 use_system_clock_for_timing=yes\n"
+                          "set-default-sink out\n"
+                          # a suspended sink writes nothing: the recording would lose time
+                          "unload-module module-suspend-on-idle\n")  # fmt: skip
         client = self.folder / "client.conf"
         client.write_text("autospawn = no\n")
         (self.home / ".asoundrc").write_text("pcm.!default { type pulse }\n"
@@ -86,13 +96,9 @@ class PrivatePulse:
         self.proc = None
 
     def record(self, path: Path) -> subprocess.Popen:
-        """Start recording the null sink's monitor to raw 16-bit stereo (stop with terminate)."""
-        out = path.open("wb")
-        proc = subprocess.Popen(["parec", "--device=nul.monitor", "--raw", "--format=s16le",
-                                 f"--rate={RATE}", "--channels=2", "--latency-msec=20"],
-                                env=self.env, stdout=out)  # fmt: skip
-        out.close()
-        return proc
+        """Start recording what the sink plays, raw 16-bit stereo (stop with terminate)."""
+        with path.open("wb") as out:
+            return subprocess.Popen(["cat", str(self.fifo)], stdout=out)
 
     def sink_inputs(self) -> list[str]:
         """The ids of the playback streams the server has now."""
@@ -107,7 +113,10 @@ def lag_of(haystack: np.ndarray, needle: np.ndarray) -> int:
     corr = np.fft.irfft(np.fft.rfft(haystack, n) * np.conj(np.fft.rfft(needle, n)), n)
     valid = len(haystack) - len(needle) + 1
     energy = np.concatenate([[0.0], np.cumsum(haystack**2)])
-    local = np.sqrt(np.maximum(energy[len(needle) :] - energy[:valid], 1e-12))
+    # A floor of a hundredth of the needle's own energy: a near-silent stretch of the
+    # recording (a suspended sink, a quiet bed) must not win by dividing by almost nothing.
+    floor = 0.01 * float(np.sum(needle**2)) + 1e-12
+    local = np.sqrt(np.maximum(energy[len(needle) :] - energy[:valid], floor))
     return int(np.argmax(corr[:valid] / local))
 
 
