@@ -132,3 +132,60 @@ def test_sigkill_leaves_no_children_and_the_next_render_sweeps_its_temps(folder:
     finally:
         live.kill()
         live.wait(timeout=10)
+
+
+def _long_texts_routine(steps: int = 12) -> str:
+    """Steps whose words take a neural voice seconds each to synthesize (one clip apiece)."""
+    sentence = (
+        "Keep your hands soft and your strokes slow, moving from the lower back up "
+        "beside the spine towards the shoulders, then glide back down the sides. "
+    )
+    body = "".join(
+        f"  - title: Step {i}\n    say: >\n      Round {i}. {sentence * 3}\n    duration: 2m\n"
+        for i in range(steps)
+    )
+    return f"voiceguide: 1\ntitle: Long words\nsteps:\n{body}"
+
+
+@pytest.mark.parametrize(
+    ("how", "code", "line"),
+    [("SIGTERM", 143, "voiceguide: terminated"), ("Ctrl-C", 130, "voiceguide: interrupted")],
+)
+def test_a_stop_during_speech_synthesis_exits_within_a_second(
+    tmp_path: Path, how: str, code: int, line: str
+) -> None:
+    """A stop while the workers make long clips: killed at once, not waited for.
+
+    Ctrl-C is SIGINT to the whole process group, as a terminal sends it (the
+    workers get it too); SIGTERM goes to the render alone.
+    """
+    pytest.importorskip("piper")
+    (tmp_path / "words.yaml").write_text(_long_texts_routine())
+    (tmp_path / "out.mp3").write_text("old audio")
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voiceguide", "render", "words.yaml", "-o", "out.mp3", "-q",
+         "--engine", "piper", "--ambience", "none"],
+        cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "VOICEGUIDE_CACHE_DIR": str(cache), "PYTHONFAULTHANDLER": "1"},
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while not list(cache.glob("clips/*/*.clip")):  # the first clip is made: mid-synthesis
+        assert proc.poll() is None and time.monotonic() < deadline, "no clip was ever made"
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert workers, "speech workers should be running"
+    if how == "SIGTERM":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+    sent = time.monotonic()
+    err = _finish(proc, 60)
+    took = time.monotonic() - sent
+    assert proc.returncode == code, err
+    assert err.strip().splitlines() == [line]
+    assert took < 1.5, f"exit took {took:.2f} s after {how}"
+    assert _gone_within(workers, 1.0) == []
+    assert _temps(tmp_path) == []
+    assert (tmp_path / "out.mp3").read_text() == "old audio"
+    assert not list(cache.rglob("*.tmp")), "a half-written clip was left in the cache"

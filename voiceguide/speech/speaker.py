@@ -10,6 +10,7 @@ import re
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +144,7 @@ class Speaker:
     def close(self) -> None:
         """Stop the worker processes; keep the cache within its size limit."""
         self._pool.close()
-        if self.engine_calls and self._temp is None:
+        if self.engine_calls and self._temp is None and not self._pool.aborted:
             with contextlib.suppress(OSError):
                 self.cache.evict_now_and_then()
         if self._temp is not None:
@@ -228,10 +229,17 @@ class Speaker:
                     raise error
                 assert clip is not None
                 yield job, clip
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            # Stopped (Ctrl-C, SIGTERM): waiting for the clips in flight could take
+            # seconds, so the workers are killed and their threads let go.
+            stop.set()
+            self._pool.abort()
+            raise
         finally:
             stop.set()
+            deadline = time.monotonic() + (1.0 if self._pool.aborted else 1e9)
             for t in threads:
-                t.join()
+                t.join(max(0.0, deadline - time.monotonic()))
 
     def _drain(self, todo: queue.Queue[_Job], results: queue.Queue, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -221,6 +221,7 @@ class Pool:
         self._started = False
         self._all: list[Worker] = []
         self.restarts = 0  # workers replaced after dying or hanging
+        self.aborted = False  # set by abort(): no request is retried, no worker replaced
 
     def start(self) -> None:
         with self._lock:
@@ -241,6 +242,8 @@ class Pool:
         try:
             reply = self._attempt(message, doing, timeout)
         except SpeechError:
+            if self.aborted:
+                raise
             reply = self._attempt(message, doing, timeout)
         if not reply.get("ok"):
             kind = CacheWriteError if reply.get("cache") else SpeechError
@@ -255,18 +258,38 @@ class Pool:
             return worker.request(message, timeout or self.timeout, doing)
         except SpeechError:
             worker.kill()
-            worker = self._replace(worker)
-            self.restarts += 1
+            if not self.aborted:
+                worker = self._replace(worker)
+                self.restarts += 1
             raise
         finally:
             self._idle.put(worker)
 
     def _replace(self, dead: Worker) -> Worker:
         dead.close()
-        fresh = Worker(self.engine)
         with self._lock:
+            if self.aborted:  # stopping: a fresh worker would only be killed again
+                return dead
+            fresh = Worker(self.engine)
             self._all = [w for w in self._all if w is not dead] + [fresh]
         return fresh
+
+    def abort(self) -> None:
+        """Kill every worker now, mid-clip: the user stopped us (Ctrl-C, SIGTERM).
+
+        Asking politely would wait for the clip being made (seconds for a long
+        text under load); killed, each worker's pipe ends at once, so the
+        threads waiting on them return and nothing is retried.
+        """
+        with self._lock:
+            self.aborted = True
+            workers = list(self._all)
+        for worker in workers:
+            with contextlib.suppress(OSError):
+                worker.proc.kill()
+        for worker in workers:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.proc.wait(timeout=1)
 
     def close(self) -> None:
         with self._lock:
