@@ -29,6 +29,13 @@ def default_cache_dir() -> Path:
     return cache_dir()
 
 
+def configured_limit_mb() -> float:
+    """``[cache] max_mb`` from the user's config file, else :data:`DEFAULT_LIMIT_MB`."""
+    from voiceguide.config import cache_limit_mb, load_config  # config imports speech
+
+    return cache_limit_mb(load_config())
+
+
 class ClipCache:
     """Clips on disk, one file each, written atomically and verified on read.
 
@@ -37,10 +44,21 @@ class ClipCache:
     truncated, bit-flipped, half-written — is treated as missing and re-made.
     """
 
-    def __init__(self, root: Path | None = None, limit_mb: float = DEFAULT_LIMIT_MB) -> None:
+    def __init__(self, root: Path | None = None, limit_mb: float | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
         self.clips_dir = self.root / "clips"
-        self.limit_bytes = int(limit_mb * 1e6)
+        self._limit_mb = limit_mb
+
+    @property
+    def limit_bytes(self) -> int:
+        """The size limit: as given, else the user's ``[cache] max_mb`` (read when first needed).
+
+        Every command that fills the cache (render, play, serve, say) builds its
+        cache without naming a limit, so the config's limit holds for all of them.
+        """
+        if self._limit_mb is None:
+            self._limit_mb = configured_limit_mb()
+        return int(self._limit_mb * 1e6)
 
     def writable(self) -> str | None:
         """None if clips can be stored here, else why not (read-only, full, not a folder).

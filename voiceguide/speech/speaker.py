@@ -19,7 +19,7 @@ import numpy as np
 
 from voiceguide.errors import SpeechError
 from voiceguide.notation import speakable
-from voiceguide.speech.cache import DEFAULT_LIMIT_MB, ClipCache
+from voiceguide.speech.cache import ClipCache
 from voiceguide.speech.lexicon import (
     DEFAULT_LEXICON,
     apply_lexicon,
@@ -44,6 +44,7 @@ class Speaker:
     """Turns texts into :class:`Clip` objects: cache first, then worker processes.
 
     ``lexicon`` entries extend (and override) :data:`DEFAULT_LEXICON`.
+    ``cache_limit_mb`` None means the config file's ``[cache] max_mb`` (default 500).
     Thread-safe: a live player may call :meth:`clips` from two threads.
     """
 
@@ -55,7 +56,7 @@ class Speaker:
         workers: int = 2,
         timeout: float = 15.0,
         warn: Callable[[str], None] | None = None,
-        cache_limit_mb: float = DEFAULT_LIMIT_MB,
+        cache_limit_mb: float | None = None,
     ) -> None:
         self.settings = settings or VoiceSettings()
         self.lexicon = merge_lexicons(DEFAULT_LEXICON, lexicon)
