@@ -85,11 +85,12 @@ class Confirmer:
         words: bool = True,
         gain: float = 1.0,
         speaker_factory: Callable[[], Speaker] | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.words = words
         self.gain = gain  # the session's master gain: words sit at the narration's level
         self._factory = speaker_factory or (
-            lambda: Speaker(voice or VoiceSettings(), lexicon=lexicon, workers=1)
+            lambda: Speaker(voice or VoiceSettings(), lexicon=lexicon, workers=1, warn=warn)
         )
         self._lock = threading.Lock()
         self._sounds: list[_Sound] = []

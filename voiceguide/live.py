@@ -52,6 +52,7 @@ class LiveSession:
         settings: MixSettings | None = None,
         speaker_factory: Callable[[], Speaker] | None = None,
         start: float = 0.0,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.base = script
         self.start_at = start  # where playback begins: its speech is made first
@@ -64,7 +65,9 @@ class LiveSession:
         self._lock = threading.RLock()
         self.mixer = Mixer(script, self.bank, load_beds(script), self.settings)
         self.mixer.levels  # noqa: B018 - fix the levels now, before anything changes
-        self._factory = speaker_factory or (lambda: Speaker(voice, lexicon=lexicon))
+        # ``warn`` takes the speaker's warnings (an unusable cache): a live screen shows
+        # them on its own lines, since a line on stderr would draw over it.
+        self._factory = speaker_factory or (lambda: Speaker(voice, lexicon=lexicon, warn=warn))
         self.error: VoiceguideError | None = None
         self.failed: dict[str, str] = {}  # text -> why it could not be said (the clock goes on)
         self.done = threading.Event()

@@ -123,16 +123,18 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
     sink = SimpleaudioSink()
     sink.probe()
     voice = _voice() if listen else None  # a missing microphone is one line, before any sound
-    session = LiveSession(script, setup.voice, setup.lexicon, setup.settings, start=start)
+    screen = _terminal()
+    spoken = _LiveWarnings(warnings, on_screen=screen)
+    session = LiveSession(script, setup.voice, setup.lexicon, setup.settings, start=start,
+                          warn=spoken)  # fmt: skip
     session.start()
     if point is not None and point.extra:
         session.extend(start, point.extra)
     confirm = Confirmer(setup.voice, setup.lexicon, words=not options.get("quiet_keys"),
-                        gain=session.mixer.master_gain)  # fmt: skip
+                        gain=session.mixer.master_gain, warn=spoken)  # fmt: skip
     checklist = tuple(getattr(script, "checklist", ()))
     words = _checklist_words(checklist) if checklist and start == 0.0 else ""
     confirm.start([words, *FIXED_PHRASES, *step_phrases(script)])
-    screen = _terminal()
     display = Screen(night=bool(options.get("night"))) if screen else PlainLog()
     volume = point.volume_db if point is not None else 0.0
     previous = _catch_signals()
@@ -141,7 +143,7 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
         with display, KeyReader() as keys:
             player = Player(session, sink, clock=_clock(), keys=keys, display=display, start=start,
                             confirm=confirm, bindings=keymap, volume_db=volume)  # fmt: skip
-            player.warnings = warnings
+            spoken.player = player  # sets player.warnings now and on every new warning
             if words:
                 player.start_with_checklist(words, checklist)
             if voice is not None:
@@ -156,6 +158,7 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
         confirm.stop()
         if voice is not None:
             voice.stop()
+        spoken.after_screen()
     if voice is not None and voice.error:
         click.echo(f"voiceguide: {voice.error}", err=True)
     saved_options = dict(options)
@@ -176,6 +179,48 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
         _say(f"voiceguide: stopped by {name} at {where}; resume with: {again}")
         sys.exit(128 + outcome.signal)
     _say(f"voiceguide: stopped at {where}; resume with: {again}")
+
+
+class _LiveWarnings:
+    """Warnings raised while playing (the speech cache became unusable, say).
+
+    On a live screen a line printed to stderr would land in the middle of the
+    frame and be half overwritten by the next one, so they join the screen's
+    own warning lines (the player draws ``player.warnings`` every tick) and are
+    printed once more after the screen closes, to stay in the scroll-back.
+    Without a screen they are printed at once. Called from speech threads.
+    """
+
+    def __init__(self, warnings: tuple[str, ...], on_screen: bool) -> None:
+        self.before = warnings  # printed before the session: the screen keeps them too
+        self.on_screen = on_screen
+        self.lines: list[str] = []
+        self._player = None
+
+    def __call__(self, message: str) -> None:
+        if not self.on_screen:
+            _say(f"voiceguide: warning: {message}")
+            return
+        if message not in self.lines:
+            self.lines.append(message)
+        self._show()
+
+    @property
+    def player(self):  # type: ignore[no-untyped-def]
+        return self._player
+
+    @player.setter
+    def player(self, player) -> None:  # type: ignore[no-untyped-def]
+        self._player = player
+        self._show()
+
+    def _show(self) -> None:
+        if self._player is not None:
+            self._player.warnings = (*self.before, *self.lines)  # one tuple: atomic for the drawer
+
+    def after_screen(self) -> None:
+        for message in self.lines if self.on_screen else ():
+            _say(f"voiceguide: warning: {message}")
 
 
 def _say(line: str) -> None:
