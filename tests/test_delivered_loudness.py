@@ -36,3 +36,28 @@ def test_built_in_routines_meet_the_targets_as_delivered(routine_id: str, tmp_pa
             assert abs(measured.lufs - result.target_lufs) <= TOLERANCE, (fmt, measured)
         else:
             assert measured.lufs < result.target_lufs and result.quiet_reason
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fmt", "files"),
+    [("ogg", FileOptions(bitrate=48, mono=True)), ("m4b", FileOptions(bitrate=64, mono=True))],
+    ids=["ogg-48k-mono", "m4b-64k-mono"],
+)
+def test_mono_files_at_low_bitrates_meet_the_targets(
+    fmt: str, files: FileOptions, tmp_path: Path
+) -> None:
+    """Mono at the lowest bitrates, decoded and measured by ffmpeg (dual mono, as it plays).
+
+    ffmpeg's own `-ac 1` mixed the sides at -3 dB each for Vorbis and AAC, so mono files
+    came out about 3 dB louder than their mix (OGG 48 kbps mono at -15.3 LUFS) or, with
+    the peak headroom that hid it, quieter; the encoder now gets their plain average.
+    """
+    routine = load_builtin("lower-back-relax")
+    routine = dataclasses.replace(routine, steps=routine.steps[:2])
+    script = compile(routine, Options(length=120))
+    result = render(script, tmp_path / f"s.{fmt}", files=files)
+    measured = measure(tmp_path / f"s.{fmt}", mono=True)
+    assert measured.lufs == pytest.approx(result.lufs, abs=0.05)
+    assert measured.true_peak <= CEILING, measured
+    assert abs(measured.lufs - result.target_lufs) <= TOLERANCE, measured

@@ -221,7 +221,7 @@ def render(
         mixer, fresh = prepare(script, voice, lexicon, aimed, progress)
         laid = mixer.script
         tags = session_tags(laid, voice, files.cover)
-        for attempt in range(2):
+        for attempt in range(MIX_PASSES):
             reached = mixer.achieved_lufs >= mixer.settings.target_lufs - 0.05
             peak = _Peak()
             try:
@@ -229,14 +229,18 @@ def render(
                     peak.watch(mixer.blocks(), mixer.length, progress), tmp, fmt, rate=RATE,
                     channels=channels, bitrate=rate_kbps, tags=tags, chapters=laid.chapters,
                     id3_version=files.id3_version, measured=True,
-                    accept=None if attempt else partial(_on_target, wanted=wanted, reached=reached),
+                    accept=None if attempt == MIX_PASSES - 1
+                    else partial(_on_target, wanted=wanted, reached=reached),
                 )  # fmt: skip
                 break
             except Rejected as rejected:  # the codec moved it more than its trim: mix again
                 m = rejected.measured
                 louder = m.lufs > wanted.target_lufs + LUFS_TOLERANCE
-                gain = trim.gain_db + (wanted.target_lufs - m.lufs if reached or louder else 0.0)
-                headroom = trim.headroom_db + max(0.0, m.true_peak - wanted.ceiling_db + 0.3)
+                fix = wanted.target_lufs - m.lufs if reached or louder else 0.0
+                room = m.true_peak - wanted.ceiling_db + 0.3  # negative: peaks left room
+                last = attempt == MIX_PASSES - 2  # the next mix is taken as it comes: only safer
+                gain = trim.gain_db + (min(0.0, fix) if last else fix)
+                headroom = max(0.0, trim.headroom_db + (max(0.0, room) if last else room))
                 trim = Trim(gain, headroom)
                 mixer = Mixer(laid, mixer.clips, mixer.beds, _aimed(wanted, gain, headroom))
         assert measured is not None
@@ -296,7 +300,18 @@ def _on_target(measured: Measured, wanted: MixSettings, reached: bool) -> bool:
         return False
     if measured.lufs > wanted.target_lufs + LUFS_TOLERANCE:
         return False
-    return not reached or measured.lufs >= wanted.target_lufs - LUFS_TOLERANCE
+    if measured.lufs >= wanted.target_lufs - LUFS_TOLERANCE:
+        return True
+    # Under the target: fine if the mix could not reach it, unless the codec's peaks left
+    # room under the ceiling (its trim guessed high): then mix again with that room used.
+    return not reached and measured.true_peak >= wanted.ceiling_db - PEAK_ROOM
+
+
+#: Mixes at most: the first on the codec's trim, one to correct by what the file measured,
+#: one more only if that correction overshot the ceiling (the last is taken as it comes).
+MIX_PASSES = 3
+#: Unused room under the ceiling (dB) that is worth another mix when a file came out quiet.
+PEAK_ROOM = 0.8
 
 
 def script_json_text(script: Script, lufs: float, true_peak: float) -> str:

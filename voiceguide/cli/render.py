@@ -116,20 +116,22 @@ def render(routine: str, output: Path | None, bitrate: int | None, mono: bool, c
         return
     for note in result.notes:
         click.echo(f"voiceguide: note: {note}", err=True)
+    # The mix may fall short while the codec makes up for it: notes follow the file as written.
+    quieter = result.lufs < result.target_lufs - 0.3
     if result.bed_lift_db > 0.05:
         click.echo(
             "voiceguide: note: few words over a long session, so the background sound "
             "was raised a little to keep the session at a usual volume with a clear voice",
             err=True,
         )
-    elif result.quiet_reason == "codec":
+    elif result.quiet_reason == "codec" and quieter:
         click.echo(
             "voiceguide: note: this session is a little quieter than usual: at this low "
             "bitrate the encoder adds peaks, so the voice is kept down to stay clean "
             "(a higher --bitrate avoids it)",
             err=True,
         )
-    elif not result.reached:
+    elif not result.reached and quieter:
         click.echo(
             "voiceguide: note: this session is quieter than usual because it has few words "
             "for its length; turning it up would flatten the voice or drown it in the "

@@ -66,7 +66,7 @@ def codec_trim(fmt: str, bitrate: int, channels: int = 2) -> Trim:
         return Trim(0.45 if bitrate < 192 else 0.25 if bitrate < 256 else 0.0, 0.5)
     if fmt == "ogg":
         if channels == 1 and bitrate < 96:
-            return Trim(0.0, 4.8)
+            return Trim(0.1, 2.6)
         return Trim(0.1, 0.8 if bitrate >= 112 else 1.5 if bitrate >= 80 else 2.6)
     if fmt == "opus":
         return Trim(0.0, 0.5 if bitrate >= 96 else 0.8 if bitrate >= 48 else 2.2)
@@ -236,6 +236,10 @@ def _ffmpeg_command(
     cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-y"]
     cmd += ["-f", "s16le", "-ar", str(rate), "-ac", str(in_channels), "-i", "pipe:0"]
     cmd += [*extra_inputs, "-ac", str(channels), *_CODECS[fmt]]
+    if in_channels == 2 and channels == 1:
+        # The average of the two sides, said outright: left to `-ac 1`, ffmpeg mixes them at
+        # -3 dB each for Vorbis, AAC and Opus, so a mono file came out 3 dB louder than its mix.
+        cmd += ["-af", "pan=mono|c0=0.5*c0+0.5*c1"]
     if fmt in LOSSY:
         cmd += ["-b:a", f"{bitrate}k"]
     if fmt == "mp3":
