@@ -1,45 +1,26 @@
 """Hands-free live play: clicker keys, answers by ear, waits, faults (issue 9 and 14).
 
-Each session runs in its own process through the real simpleaudio sink into
-ALSA's file plugin, on a virtual clock, so what the giver would hear is
-measured sample by sample.
+Each session runs in its own process through the real one stream into ALSA's
+file plugin, unpaced (the device's clock runs as fast as the player), so what
+the giver would hear is measured sample by sample.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from support.alsa import alsa_home
+from support.live import run_driver
 from support.routines import TWO_SIDED
 
 from voiceguide.confirm import earcon
 from voiceguide.player import BLOCK, LEAD, RATE
 
-DRIVER = Path(__file__).parent / "support" / "play_driver.py"
-
 
 def run(tmp: Path, routine: str, **config) -> tuple[dict, np.ndarray]:  # type: ignore[no-untyped-def]
-    env, capture = alsa_home(tmp)
-    config_path, result_path = tmp / "config.json", tmp / "result.json"
-    config_path.write_text(json.dumps({"routine": routine, "confirm": True, **config}))
-    subprocess.run([sys.executable, str(DRIVER), str(config_path), str(result_path)],
-                   env=env, check=True, timeout=120)  # fmt: skip
-    result = json.loads(result_path.read_text())
-    files = sorted(capture.glob("out.raw*"), key=lambda p: (len(p.name), p.name))
-    streams = [np.fromfile(f, dtype="<i2").reshape(-1, 2) / 32767.0 for f in files]
-    played = result["played"]
-    assert len(streams) == len(played)
-    pairs = list(zip(played, streams, strict=True))
-    out = np.zeros((max(round(p["deadline"] * RATE) + len(s) for p, s in pairs), 2))
-    for p, s in zip(played, streams, strict=True):
-        at = round(p["deadline"] * RATE)
-        out[at : at + len(s)] += s
-    return result, out[:, 0]
+    result, audio = run_driver(tmp, routine, confirm=True, **config)
+    return result, audio[:, 0]
 
 
 def earcon_at(audio: np.ndarray, t: float, kind: str) -> float:
@@ -51,8 +32,8 @@ def earcon_at(audio: np.ndarray, t: float, kind: str) -> float:
 
 
 def first_block_after(result: dict, t: float) -> dict:
-    """The first block mixed after ``t`` (blocks are mixed LEAD before their deadline)."""
-    return next(p for p in result["played"] if p["deadline"] - LEAD >= t - 1e-9)
+    """The first block mixed at or after ``t`` on the player's clock (the first that can answer)."""
+    return next(p for p in result["played"] if p["mixed"] >= t - 1e-9)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +49,7 @@ def test_clicker_keys_move_by_side_first_then_by_whole_steps(clicker) -> None:
 
     def after(t: float) -> tuple[int | None, str | None]:
         block = first_block_after(result, t)
-        assert block["deadline"] - t <= BLOCK / RATE + 1e-6  # the next block already moved
+        assert block["deadline"] - t <= LEAD + BLOCK / RATE + 1e-6  # the next block moved
         return where[round(block["deadline"], 3)]
 
     assert after(5.0) == (1, "left")  # PageDown: the next step, its first side

@@ -233,3 +233,56 @@ def test_the_listener_gets_the_microphone_beside_what_was_playing(tmp_path: Path
     assert np.array_equal(np.round(heard[:n] * 32767), mic[:n])  # the mic, sample for sample
     expected = np.stack([np.arange(n) % 777] * 2, axis=1)
     assert np.array_equal(np.round(played[:n] * 32767), expected)  # beside what was playing
+
+
+def test_the_player_through_pulseaudio_is_one_stream_on_the_device_clock(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """The player itself in real time: a jump, a pause, a resume and a quit; one sink input."""
+    if why_not is not None:
+        pytest.skip(why_not)
+    from support.live import run_driver
+
+    keys = [[4.0, "n"], [7.0, "space"], [9.0, "space"], [13.0, "q"]]
+    with pulse.PrivatePulse(tmp_path_factory.mktemp("pulse")) as server:
+        recorder = server.record(tmp_path / "rec.raw")
+        seen: set[str] = set()
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                seen.update(server.sink_inputs())
+                time.sleep(0.25)
+
+        watcher = threading.Thread(target=watch)
+        try:
+            time.sleep(0.3)
+            watcher.start()
+            started = time.monotonic()
+            result, written = run_driver(tmp_path, SHORT, env=server.env, paced=True, keys=keys,
+                                         start=20.0)  # fmt: skip
+            took = time.monotonic() - started
+            time.sleep(1.0)
+        finally:
+            done.set()
+            recorder.terminate()
+            recorder.wait()
+            if watcher.is_alive():
+                watcher.join()
+        recording = np.fromfile(tmp_path / "rec.raw", dtype="<i2").reshape(-1, 2)
+        report = {**pulse.compare(recording, written), "sink_inputs": len(seen)}
+        troubled = report["gaps"] or report["sink_inputs"] != 1
+        if troubled and control_gaps(server, tmp_path, written):
+            pytest.skip(f"this machine is too loaded for real-time sound: paplay's own copy "
+                        f"had gaps too (ours: {report})")  # fmt: skip
+    assert result["error"] is None and not result["finished"]
+    played = result["played"]
+    size = played[0]["samples"]
+    assert [round(p["deadline"] * RATE) for p in played] == [i * size for i in range(len(played))]
+    assert 13.0 < len(written) / RATE < 13.0 + 0.1 + 0.5  # quit at 13 s, then the fade
+    assert took > len(written) / RATE  # the device's clock paced it: real time
+    assert report["sink_inputs"] == 1, report  # one stream, open through the pause
+    assert report["gaps"] == 0 and report["doubled"] == 0, report
+    assert report["worst_10ms_db"] <= 0.5, report
+    assert abs(report["drift_ms"]) < 1.0, report
+    assert report["max_error_lsb"] <= 1.0, report

@@ -1,26 +1,30 @@
-"""Live playback: short blocks, mixed just ahead of the ear, steered by single keys.
+"""Live playback: the session mixed just ahead of the ear, steered by single keys.
 
-simpleaudio opens one ALSA stream per buffer, so a session is played as a
-chain of short blocks (BLOCK seconds), each started on an absolute deadline
-and overlapping the next by OVERLAP with complementary sin²/cos² fades: a
-late start by a few milliseconds blurs nothing, and since every deadline is
-counted from one origin, lateness never accumulates into drift. Blocks are
-short so a key takes effect at the next boundary, within 0.25 s, without
-ever touching audio already handed to the device.
+The session goes out as one continuous stream (``voiceguide.sinks``): short
+contiguous blocks of BLOCK samples are mixed and queued LEAD seconds ahead of
+what the device has taken, and the device's own clock (the samples it has
+taken) is the player's clock, so the screen, the keys and every cue follow the
+sound actually played and nothing drifts however long the session runs.
+Pausing keeps the stream open and writes silence; a jump or a pause fades the
+old sound out by adding its fade into the next blocks (``_carry``), so the
+device never sees a seam.
 
-The clock and the sink are parameters: tests and the benchmark drive the
-real simpleaudio sink (through ALSA's file plugin) with a virtual clock, so
-an hour of playback is checked in seconds.
+Where no stream can be opened, the simpleaudio fallback can only play
+one-shot buffers: there blocks of ONESHOT.block are started on absolute wall-
+clock deadlines and overlap their neighbours with complementary sin²/cos²
+fades, as before the stream existed.
+
+Keys take effect at the next block, within LEAD + BLOCK of the press, without
+touching audio already handed over. Tests drive the real sinks through ALSA's
+file plugin, unpaced, so an hour of playback is checked in seconds.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import queue
 import re
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -29,7 +33,6 @@ from typing import Protocol
 import numpy as np
 
 from voiceguide.confirm import Confirmer, back_words, next_words, where_words
-from voiceguide.device import quiet_stderr
 from voiceguide.errors import AudioError
 from voiceguide.export import to_pcm16
 from voiceguide.keys import ACTIONS, DEFAULT_BINDINGS
@@ -46,107 +49,32 @@ from voiceguide.navigation import (
 )
 from voiceguide.screen import View
 from voiceguide.script import Script
+from voiceguide.sinks import Clock, RealClock, SimpleaudioSink, Sink, StreamClock, VirtualClock
 
 __all__ = ["Outcome", "Player", "RealClock", "SimpleaudioSink", "VirtualClock", "view_at"]
 
-BLOCK = int(0.2 * RATE)
-OVERLAP = int(0.05 * RATE)
+
+@dataclass(frozen=True)
+class Timing:
+    """How a sink is fed: block length and overlap (samples), and how far ahead (seconds)."""
+
+    block: int
+    overlap: int
+    lead: float
+
+
+#: One stream: small contiguous blocks kept a moment ahead of the device.
+STREAM = Timing(block=int(0.04 * RATE), overlap=0, lead=0.06)
+#: simpleaudio: a one-shot stream per block, started just before its wall-clock deadline.
+ONESHOT = Timing(block=int(0.2 * RATE), overlap=int(0.05 * RATE), lead=0.01)
+BLOCK, OVERLAP, LEAD = STREAM.block, STREAM.overlap, STREAM.lead
 #: Fades for pausing, resuming, skipping and quitting: soft, but quick to answer.
 FADE = int(0.4 * RATE)
-#: How far before a block's deadline it is mixed and handed over.
-LEAD = 0.01
 #: Resuming mid-sentence starts the sentence again, this much before it.
 RESUME_LEAD = 0.4
 VOLUME_STEP = 3.0
 VOLUME_RANGE = (-24.0, 6.0)
 EXTEND = 30.0
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-    def sleep_until(self, t: float) -> None: ...
-
-
-class RealClock:
-    def now(self) -> float:
-        return time.monotonic()
-
-    def sleep_until(self, t: float) -> None:
-        delay = t - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-
-
-class VirtualClock:
-    """Time that passes only when asked to: an hour of playback in seconds."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep_until(self, t: float) -> None:
-        self.t = max(self.t, t)
-
-
-class Sink(Protocol):
-    def play(self, pcm: np.ndarray) -> None: ...
-    def drain(self) -> None: ...
-    def stop(self) -> None: ...
-
-
-class SimpleaudioSink:
-    """The default ALSA output, one stream per block."""
-
-    def __init__(self) -> None:
-        try:
-            import simpleaudio
-        except ImportError:
-            raise AudioError(
-                "live playback needs simpleaudio: pip install 'voiceguide[play]' "
-                "(it builds against ALSA: apt-get install libasound2-dev)"
-            ) from None
-        if os.environ.get("PYTHONMALLOC") != "malloc":
-            warnings.warn(
-                "simpleaudio frees memory without holding the GIL; run long playback with "
-                "PYTHONMALLOC=malloc (voiceguide play does this itself)",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-        self._sa = simpleaudio
-        self._live: deque = deque()
-        self._started = False
-
-    def probe(self) -> None:
-        """Open the device once with a moment of silence, to fail before anything starts."""
-        self.play(np.zeros((RATE // 100, 2), np.int16))
-
-    def play(self, pcm: np.ndarray) -> None:
-        try:
-            with quiet_stderr():  # ALSA prints its own complaints straight to fd 2
-                obj = self._sa.play_buffer(np.ascontiguousarray(pcm), 2, 2, RATE)
-        except Exception as err:  # SimpleaudioError is not importable by name reliably
-            reason = str(err).replace(" -- ", "; ")
-            if not self._started:
-                raise AudioError(
-                    f"no audio output device ({reason}); "
-                    "use `voiceguide render` to write the session to a file instead"
-                ) from None
-            raise AudioError(f"cannot play audio: the output device went away ({reason})") from None
-        self._started = True
-        self._live.append(obj)
-        while self._live and not self._live[0].is_playing():
-            self._live.popleft()
-
-    def drain(self) -> None:
-        """Wait for what was handed over to finish playing."""
-        while self._live:
-            self._live.popleft().wait_done()
-
-    def stop(self) -> None:
-        while self._live:
-            self._live.popleft().stop()
 
 
 class Keys(Protocol):
@@ -173,6 +101,8 @@ class Played:
     position: int  # session sample the block starts at
     samples: int
     wall: float = field(default_factory=time.monotonic)
+    moving: bool = True  # False: silence (or only a confirmation) while paused or waiting
+    mixed: float = 0.0  # the player's clock when the keys this block answers were read
 
 
 class Player:
@@ -199,7 +129,11 @@ class Player:
     ) -> None:
         self.session = session
         self.sink = sink
-        self.clock = clock or RealClock()
+        self.continuous = bool(getattr(sink, "continuous", False))
+        self.timing = STREAM if self.continuous else ONESHOT
+        if clock is None:  # on a stream the device's clock drives everything
+            clock = StreamClock(sink) if self.continuous else RealClock()  # type: ignore[arg-type]
+        self.clock = clock
         self.keys = keys
         self.display = display
         self.on_block = on_block
@@ -223,6 +157,10 @@ class Player:
         # script it was taken on (see _keep_place)
         self._place: tuple[int, str | None, float] | None = None
         self._placed_on: Script | None = None
+        self._carry: np.ndarray | None = None  # a fade-out still to be added to the next blocks
+        # stream: (deadline, position, moving) of the blocks queued, to know what is heard now
+        self._written: deque[tuple[float, int, bool]] = deque(maxlen=64)
+        self._polled = 0.0
 
     # -- the loop
 
@@ -231,6 +169,7 @@ class Player:
         self.heard = (self.pos, self.deadline)
         try:
             while True:
+                self._polled = self.clock.now()  # what a block mixed in this turn has heard of
                 for key in self.keys.poll() if self.keys else []:
                     action = self.bindings.get(key)
                     if action:
@@ -243,14 +182,14 @@ class Player:
                     self._idle()
                     continue
                 if self.pos >= self.session.mixer.length:
-                    self.clock.sleep_until(self.deadline + OVERLAP / RATE)
-                    self.sink.drain()
+                    self._play_out()
                     self._draw()
                     return Outcome(position=self.session.mixer.length / RATE, finished=True)
-                if self.clock.now() >= self.deadline - LEAD:
+                lead = self.timing.lead
+                if self.clock.now() >= self.deadline - lead:
                     self._next_block()
                 self._draw()
-                self.clock.sleep_until(min(self.deadline - LEAD, self.clock.now() + 0.02))
+                self.clock.sleep_until(min(self.deadline - lead, self.clock.now() + 0.02))
         except AudioError as err:
             self.sink.stop()
             return Outcome(position=self.heard_seconds(), finished=False, error=err)
@@ -269,38 +208,45 @@ class Player:
         """Paused (or before the start): only confirmations play, on the same block chain."""
         self._keep_place()
         now = self.clock.now()
-        if self.confirm is not None and self.confirm.busy(max(self.deadline, now)):
-            if self.deadline < now - LEAD:
+        lead, size, overlap = self.timing.lead, self.timing.block, self.timing.overlap
+        sounding = self._carry is not None or (
+            self.confirm is not None and self.confirm.busy(max(self.deadline, now)))  # fmt: skip
+        if self.continuous or sounding:  # a stream is never left without samples
+            if self.deadline < now - lead:
                 self.deadline = now
-            if now >= self.deadline - LEAD:
-                n = BLOCK + OVERLAP
-                block = np.zeros((n, 2), np.float32)
+            if now >= self.deadline - lead:
+                block = np.zeros((size + overlap, 2), np.float32)
                 self._overlay(block)
                 block *= np.float32(10 ** (self.volume_db / 20))
-                _window(block, fade_in=OVERLAP, fade_out=OVERLAP)
-                self._play(block, self.pos)
-                self.deadline += BLOCK / RATE
+                if overlap:
+                    _window(block, fade_in=overlap, fade_out=overlap)
+                self._add_carry(block)
+                self._play(block, self.pos, moving=False)
+                self.deadline += size / RATE
             self._draw()
-            self.clock.sleep_until(min(self.deadline - LEAD, self.clock.now() + 0.02))
+            self.clock.sleep_until(min(self.deadline - lead, self.clock.now() + 0.02))
             return
         self._draw()
         self.clock.sleep_until(now + 0.05)
 
     def _next_block(self) -> None:
-        n = BLOCK + OVERLAP
+        size, overlap = self.timing.block, self.timing.overlap
+        n = size + overlap
         t = self.pos / RATE
-        if not self.session.ready(t + 2 * n / RATE):
-            self.session.hold(t, BLOCK / RATE)  # speech is late: the bed plays on meanwhile
+        if not self.session.ready(t + max(2 * n / RATE, 0.2)):
+            self.session.hold(t, size / RATE)  # speech is late: the bed plays on meanwhile
             time.sleep(0.002)  # and the speech thread gets the GIL (a virtual clock never sleeps)
         self._hold_for_waits(t, t + n / RATE)
         block = self._mix(self.pos, n)
         self._overlay(block)
         block *= np.float32(10 ** (self.volume_db / 20))
-        _window(block, fade_in=OVERLAP, fade_out=OVERLAP)
+        if overlap:
+            _window(block, fade_in=overlap, fade_out=overlap)
+        self._add_carry(block)
         self._play(block, self.pos)
         self.heard = (self.pos, self.deadline)
-        self.pos += BLOCK
-        self.deadline += BLOCK / RATE
+        self.pos += size
+        self.deadline += size / RATE
 
     def _mix(self, pos: int, n: int) -> np.ndarray:
         """The session from ``pos``, under the current jump ramp (volume comes after)."""
@@ -316,28 +262,63 @@ class Player:
     def _overlay(self, block: np.ndarray) -> None:
         if self.confirm is None:
             return
-        extra = self.confirm.render(self.deadline, len(block), OVERLAP, OVERLAP)
+        overlap = self.timing.overlap
+        extra = self.confirm.render(self.deadline, len(block), overlap, overlap)
         if extra is not None:
             block += extra
 
-    def _play(self, block: np.ndarray, pos: int) -> None:
+    def _play(self, block: np.ndarray, pos: int, moving: bool = True) -> None:
         self.sink.play(to_pcm16(block))
+        if self.continuous:
+            self._written.append((self.deadline, pos, moving))
         if self.on_block:
-            self.on_block(Played(self.deadline, pos, len(block)))
+            self.on_block(Played(self.deadline, pos, len(block), moving=moving,
+                                 mixed=self._polled))  # fmt: skip
+
+    def _add_carry(self, block: np.ndarray) -> None:
+        """Add the part of a fade-out that falls in this block (stream only)."""
+        if self._carry is None:
+            return
+        k = min(len(block), len(self._carry))
+        block[:k] += self._carry[:k]
+        self._carry = self._carry[k:] if k < len(self._carry) else None
 
     def _tail(self) -> None:
-        """Fade out what would have come next, at the next boundary."""
-        block = self._mix(self.pos, OVERLAP + FADE) * np.float32(10 ** (self.volume_db / 20))
-        _window(block, fade_in=OVERLAP, fade_out=FADE)
-        self.clock.sleep_until(self.deadline - LEAD)
+        """Fade out what would have come next, from the next boundary on."""
+        overlap = self.timing.overlap
+        block = self._mix(self.pos, overlap + FADE) * np.float32(10 ** (self.volume_db / 20))
+        _window(block, fade_in=overlap, fade_out=FADE)
+        if self.continuous:  # summed into the blocks that follow, whatever they hold
+            if self._carry is not None:
+                k = min(len(block), len(self._carry))
+                block[:k] += self._carry[:k]
+            self._carry = block
+            return
+        self.clock.sleep_until(self.deadline - self.timing.lead)
         self._play(block, self.pos)
+
+    def _play_out(self) -> None:
+        """The end: let the last fades and confirmations sound, then let the device drain."""
+        if self.continuous:
+            limit = self.deadline + 2.0
+            while self._carry is not None or (
+                self.confirm is not None and self.confirm.busy(self.deadline)
+                and self.deadline < limit):  # fmt: skip
+                block = np.zeros((self.timing.block, 2), np.float32)
+                self._overlay(block)
+                block *= np.float32(10 ** (self.volume_db / 20))
+                self._add_carry(block)
+                self._play(block, self.pos, moving=False)
+                self.deadline += self.timing.block / RATE
+        else:
+            self.clock.sleep_until(self.deadline + (self.timing.overlap + FADE) / RATE)
+        self.sink.drain()  # the fade has played out by then: let it end, not cut it
 
     def _stop(self, finished: bool) -> Outcome:
         self._keep_place()
         if not self.paused and not (self.waiting is not None and self.waiting.before_start):
             self._tail()  # nothing to fade when nothing is playing
-        self.clock.sleep_until(self.deadline + (OVERLAP + FADE) / RATE)
-        self.sink.drain()  # the fade has played out by now: let it end, not cut it
+        self._play_out()
         return Outcome(position=self.pos / RATE, finished=finished)
 
     # -- speech that fails
@@ -425,8 +406,13 @@ class Player:
         """Where in the session the listener is right now."""
         if self.paused or (self.waiting is not None and self.waiting.before_start):
             return self.pos / RATE
+        now = self.clock.now()
+        if self.continuous:  # the block the device is taking now, not the one just queued
+            for deadline, pos, moving in reversed(self._written):
+                if deadline <= now:
+                    return (pos + (now - deadline) * RATE if moving else pos) / RATE
         pos, deadline = self.heard
-        return (pos + max(0.0, self.clock.now() - deadline) * RATE) / RATE
+        return (pos + max(0.0, now - deadline) * RATE) / RATE
 
     def toggle_pause(self) -> None:
         if not self.paused:
@@ -444,10 +430,15 @@ class Player:
         again = _sentence_start(self.session, t)  # never back across a side switch
         self.pos = round(max(again, here.start if here else again) * RATE)
         self.ramp = (self.pos, FADE)
-        self.deadline = max(self.deadline, self.clock.now())
-        self.heard = (self.pos, self.deadline)
+        self._mark()
         self._note("")
         self._say("resume", None)
+
+    def _mark(self) -> None:
+        """From the next block on, what is heard is ``self.pos``."""
+        self.deadline = max(self.deadline, self.clock.now())
+        self.heard = (self.pos, self.deadline)
+        self._written.clear()
 
     def _pin(self) -> None:
         """Paused: remember where, as the giver knows it (step, side, seconds into it)."""
@@ -536,8 +527,7 @@ class Player:
             self._tail()
         self.pos = _sample_at(target.start)
         self.ramp = (self.pos, FADE)
-        self.deadline = max(self.deadline, self.clock.now())
-        self.heard = (self.pos, self.deadline)  # a key right after acts on where we went
+        self._mark()  # a key right after acts on where we went
         self._held = {i for i in self._held if i < target.step}  # its wait holds again
         words = None
         if target.start == self.session.script.steps[target.step].start:

@@ -85,6 +85,9 @@ class StreamUnavailable(AudioError):
 class StreamSink:
     """A live session's single output stream (see the module docstring)."""
 
+    #: The player writes contiguous blocks on this sink's clock (see voiceguide.sinks).
+    continuous = True
+
     def __init__(
         self,
         rate: int = RATE,
@@ -217,6 +220,10 @@ class StreamSink:
                 self._stream.start()
             except Exception as err:
                 raise AudioError(f"cannot play audio: {_first_line(err)}") from None
+
+    def play(self, pcm: np.ndarray) -> None:
+        """The player's name for :meth:`write`."""
+        self.write(pcm)
 
     def played(self) -> int:
         """Samples of what was written that the device has taken: the session's clock."""

@@ -1,7 +1,11 @@
 """Runs a live session in its own process (ALSA reads ~/.asoundrc once per process).
 
 Usage: python play_driver.py CONFIG.json RESULT.json. The sink is the real
-simpleaudio one; time is virtual and keys arrive at scripted session times.
+one stream (unpaced, so ALSA's file device runs as fast as the player and
+its clock is the device's), or with ``"sink": "simpleaudio"`` the real
+fallback on a virtual clock; keys arrive at scripted session times. With
+``"tape"`` every block handed to the stream is saved too, to compare with
+what reached the device.
 """
 
 from __future__ import annotations
@@ -19,15 +23,29 @@ from voiceguide.live import LiveSession
 from voiceguide.navigation import segment_at
 from voiceguide.player import Played, Player, SimpleaudioSink, VirtualClock
 from voiceguide.routine import loads
+from voiceguide.sinks import StreamClock
 from voiceguide.speech import VoiceSettings
+from voiceguide.stream import StreamSink
 
 CHECKLIST = "Before we start. Press space when you are ready."
 
 
-class ScriptedKeys:
-    """Keys pressed at given times (seconds on the virtual clock)."""
+class TapSink(StreamSink):
+    """The real stream, keeping a copy of every block handed to it."""
 
-    def __init__(self, clock: VirtualClock, events: list[tuple[float, str]]) -> None:
+    def __init__(self, pace: bool) -> None:
+        super().__init__(pace=pace)
+        self.tape: list[np.ndarray] = []
+
+    def write(self, pcm: np.ndarray) -> None:
+        self.tape.append(np.array(pcm, np.int16))
+        super().write(pcm)
+
+
+class ScriptedKeys:
+    """Keys pressed at given times (seconds on the player's clock)."""
+
+    def __init__(self, clock: VirtualClock | StreamClock, events: list[tuple[float, str]]) -> None:
         self.clock = clock
         self.events = sorted(events)
 
@@ -54,7 +72,12 @@ def main() -> None:
         confirm = Confirmer(VoiceSettings(), gain=session.mixer.master_gain)
         confirm.start([CHECKLIST, *FIXED_PHRASES, *step_phrases(script)])
         confirm.warm.wait(60)
-    clock = VirtualClock()
+    if config.get("sink") == "simpleaudio":
+        sink, clock = SimpleaudioSink(), VirtualClock()
+    else:
+        sink = TapSink(pace=config.get("paced", False))
+        sink.open()
+        clock = StreamClock(sink)
     played = []
 
     def on_block(block: Played) -> None:  # where each block was, by the script of that moment
@@ -62,7 +85,7 @@ def main() -> None:
         side = segment.side if segment else None
         played.append({**asdict(block), "step": segment.step if segment else None, "side": side})
 
-    player = Player(session, SimpleaudioSink(), clock=clock,
+    player = Player(session, sink, clock=clock,
                     keys=ScriptedKeys(clock, [tuple(e) for e in config.get("keys", [])]),
                     start=config.get("start", 0.0), on_block=on_block,
                     confirm=confirm)  # fmt: skip
@@ -83,6 +106,8 @@ def main() -> None:
     }
     with open(sys.argv[2], "w") as f:
         json.dump(result, f)
+    if config.get("tape") and isinstance(sink, TapSink):
+        np.save(config["tape"], np.concatenate(sink.tape) if sink.tape else np.zeros((0, 2)))
     if config.get("reference"):  # the same session mixed in one piece, for comparison
         mixer = session.mixer
         np.save(config["reference"], mixer.render(0, mixer.length))

@@ -113,15 +113,14 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
     from voiceguide.confirm import FIXED_PHRASES, Confirmer, step_phrases
     from voiceguide.keys import KeyReader, bindings
     from voiceguide.live import LiveSession
-    from voiceguide.player import Outcome, Player, SimpleaudioSink, for_live
+    from voiceguide.player import Outcome, Player, for_live
     from voiceguide.screen import PlainLog, Screen
 
     keymap = bindings(load_config().get("keys"), str(config_path()))
     script = for_live(setup.script)
     if point is not None:
         script = _with_recap(script, start, point, setup.voice.rate)
-    sink = SimpleaudioSink()
-    sink.probe()
+    sink = _open_sink()
     voice = _voice() if listen else None  # a missing microphone is one line, before any sound
     screen = _terminal()
     spoken = _LiveWarnings(warnings, on_screen=screen)
@@ -141,7 +140,8 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
     player = None
     try:
         with display, KeyReader() as keys:
-            player = Player(session, sink, clock=_clock(), keys=keys, display=display, start=start,
+            clock = None if sink.continuous else _clock()  # a stream runs on its device's clock
+            player = Player(session, sink, clock=clock, keys=keys, display=display, start=start,
                             confirm=confirm, bindings=keymap, volume_db=volume)  # fmt: skip
             spoken.player = player  # sets player.warnings now and on every new warning
             if words:
@@ -298,6 +298,25 @@ def _key(routine: str) -> str:
     if path.suffix in (".yaml", ".yml") or path.exists():
         return str(path.resolve())
     return routine
+
+
+def _open_sink():  # type: ignore[no-untyped-def]
+    """One stream for the whole session; simpleaudio where no stream can be opened.
+
+    Tests set VOICEGUIDE_PLAY_CLOCK=virtual: ALSA's file device then runs as
+    fast as the player, so an hour plays in seconds.
+    """
+    from voiceguide.entry import reexec_for_simpleaudio
+    from voiceguide.sinks import open_sink
+    from voiceguide.stream import StreamUnavailable
+
+    paced = os.environ.get("VOICEGUIDE_PLAY_CLOCK") != "virtual"
+    if os.environ.get("VOICEGUIDE_SINK") != "simpleaudio":
+        try:
+            return open_sink(paced=paced, fallback=False)
+        except StreamUnavailable:
+            reexec_for_simpleaudio()  # returns only when already re-executed (or it failed)
+    return open_sink(paced=paced)
 
 
 def _clock():  # type: ignore[no-untyped-def]
