@@ -141,7 +141,7 @@ def naive_pydub(minutes: int, out: Path, env: dict[str, str]) -> tuple[float, fl
 def first_sound(
     env: dict[str, str], trials: int, cold_beds: bool, args: tuple[str, ...] = ()
 ) -> list[float]:
-    """Seconds from starting `voiceguide play` to the first stream reaching ALSA."""
+    """Seconds from starting `voiceguide play` to its first sound reaching ALSA (not silence)."""
     times = []
     for _ in range(trials):
         home = Path(tempfile.mkdtemp())
@@ -157,14 +157,13 @@ def first_sound(
         proc = subprocess.Popen([PY, "-m", "voiceguide", "play", ROUTINE, *args],
                                 env={**env, "HOME": str(home)}, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        while not glob.glob(f"{capture}/out.raw*") and time.time() - t0 < 20:
-            time.sleep(0.001)
-        files = sorted(glob.glob(f"{capture}/out.raw*"))
-        # the probe's 10 ms of silence opens the device first; the first block follows it
-        while len(files) < 2 and time.time() - t0 < 20:
-            time.sleep(0.001)
-            files = sorted(glob.glob(f"{capture}/out.raw*"), key=lambda f: (len(f), f))
-        times.append(os.stat(files[1]).st_mtime - t0)
+        heard = None  # the first sample that is not silence reaching the device
+        while heard is None and time.time() - t0 < 20:
+            for name in glob.glob(f"{capture}/out.raw*"):
+                if np.fromfile(name, dtype="<i2").any():
+                    heard = time.time() - t0
+            time.sleep(0.002)
+        times.append(heard if heard is not None else float("nan"))
         proc.terminate()
         proc.wait()
         shutil.rmtree(home, ignore_errors=True)
@@ -235,25 +234,26 @@ def real_time_jitter(seconds: int, env: dict[str, str]) -> dict[str, float]:
 
 
 def key_to_sound(presses: int, env: dict[str, str]) -> dict[str, float]:
-    """From a key press to its earcon and its words, on the real clock into ALSA.
+    """From a key press to its earcon and its words, through a private PulseAudio.
 
     A thread presses "louder"/"softer" through Player.command at random moments
-    (as a key or a voice command would); the earcon's start is the deadline of
-    the first block it is mixed into, the words' start where they were placed.
-    Device latency (the sound card's own buffer) comes on top and is not
-    measurable through the file plugin.
+    (as a key or a voice command would), noting the stream position the device
+    had reached; the earcon's start is where it was mixed into the stream, the
+    words' start where they were placed. The server takes the stream in real
+    time, so stream seconds are seconds; "heard" adds the device buffer
+    (PortAudio's reported output latency).
     """
-    home = Path(tempfile.mkdtemp())
-    (home / ".asoundrc").write_text(
-        'pcm.!default { type file; slave.pcm "null"; file "/dev/null"; format "raw" }\n'
-    )
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support import pulse  # type: ignore[import-not-found]
+
     code = (
         "import json, random, threading, time\n"
         "from voiceguide.routine import load_routine\n"
         "from voiceguide.compiler import compile, Options\n"
         "from voiceguide.confirm import Confirmer, FIXED_PHRASES\n"
         "from voiceguide.live import LiveSession\n"
-        "from voiceguide.player import Player, SimpleaudioSink, RealClock\n"
+        "from voiceguide.player import Player\n"
+        "from voiceguide.sinks import open_sink\n"
         "from voiceguide.speech import VoiceSettings\n"
         f"s = compile(load_routine('{ROUTINE}'), Options())\n"
         "sess = LiveSession(s, VoiceSettings()); sess.start(); sess.done.wait()\n"
@@ -266,33 +266,47 @@ def key_to_sound(presses: int, env: dict[str, str]) -> dict[str, float]:
         "        return super().render(at, n, fi, fo)\n"
         "c = Timed(VoiceSettings(), gain=sess.mixer.master_gain); c.start(FIXED_PHRASES)\n"
         "c.warm.wait(60)\n"
-        "player = Player(sess, SimpleaudioSink(), clock=RealClock(), confirm=c)\n"
+        "sink = open_sink(fallback=False)\n"
+        "player = Player(sess, sink, confirm=c)\n"
         "pressed = []\n"
         "def press():\n"
         "    rng = random.Random(1)\n"
         f"    for k in range({presses}):\n"
         "        time.sleep(rng.uniform(0.6, 1.2))\n"
-        "        pressed.append(time.monotonic())\n"
+        "        pressed.append(sink.played() / 44100)\n"
         "        player.command('louder' if k % 2 == 0 else 'softer')\n"
         "    time.sleep(1.5); player.command('stop')\n"
         "threading.Thread(target=press, daemon=True).start()\n"
         "player.run(); c.stop()\n"
         "words = [at / 44100 for at, _ in c.said]\n"
-        "print(json.dumps({'pressed': pressed, 'blips': c.blips, 'words': words}))\n"
+        "print(json.dumps({'pressed': pressed, 'blips': c.blips, 'words': words,\n"
+        "                  'latency': sink.latency}))\n"
     )
-    out = subprocess.run([PY, "-c", code], env={**env, "HOME": str(home)}, check=True,
-                         capture_output=True, text=True)  # fmt: skip
+    work = Path(tempfile.mkdtemp(prefix="voiceguide-keys-"))
+    try:
+        with pulse.PrivatePulse(work) as server:
+            recorder = server.record(work / "rec.raw")  # the sink needs a reader
+            out = subprocess.run([PY, "-c", code], env={**env, **server.env}, check=True,
+                                 capture_output=True, text=True)  # fmt: skip
+            recorder.terminate()
+            recorder.wait()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     data = json.loads(out.stdout.strip().splitlines()[-1])
-    shutil.rmtree(home, ignore_errors=True)
 
     def after(times: list[float]) -> np.ndarray:
         return np.array([min(t for t in times if t >= p) - p for p in data["pressed"]]) * 1000
 
     blips, words = after(data["blips"]), after(data["words"])
-    return {"presses": len(blips), "earcon_median_ms": round(float(np.median(blips)), 1),
+    device = 1000 * data["latency"]
+    return {"presses": len(blips), "device_buffer_ms": round(device, 1),
+            "earcon_median_ms": round(float(np.median(blips)), 1),
             "earcon_max_ms": round(float(blips.max()), 1),
+            "earcon_heard_median_ms": round(float(np.median(blips)) + device, 1),
+            "earcon_heard_max_ms": round(float(blips.max()) + device, 1),
             "words_median_ms": round(float(np.median(words)), 1),
-            "words_max_ms": round(float(words.max()), 1)}  # fmt: skip
+            "words_max_ms": round(float(words.max()), 1),
+            "load_average": os.getloadavg()[0]}  # fmt: skip
 
 
 def estimate_accuracy(env: dict[str, str], engine: str = "pyttsx3") -> dict[str, dict[str, float]]:
@@ -576,10 +590,10 @@ def tick_level() -> str:
 
 
 def live_stream(seconds: int, env: dict[str, str], beside: bool) -> dict[str, object]:
-    """Play through a private PulseAudio in real time; record its null sink; compare.
+    """``play``'s player through a private PulseAudio in real time; record the sink; compare.
 
-    The feeding process's CPU (mixing 0.05 s blocks into the stream sink, speech
-    already synthesized: what the player adds per second of sound), the streams
+    The player's CPU (the whole process: mixing blocks, the stream's callback,
+    speech already synthesized: what playing adds per second of sound), the streams
     the server saw, and the recording against the samples written: worst 10 ms
     level deviation, gaps, doubled audio, drift. ``beside``: a render runs on
     the same cores meanwhile. Also a paplay of the same samples with the same
@@ -594,23 +608,23 @@ def live_stream(seconds: int, env: dict[str, str], beside: bool) -> dict[str, ob
         "from voiceguide.routine import load_routine\n"
         "from voiceguide.compiler import compile, Options\n"
         "from voiceguide.live import LiveSession\n"
+        "from voiceguide.player import Player\n"
         "from voiceguide.speech import VoiceSettings\n"
         "from voiceguide.stream import StreamSink\n"
-        f"s = compile(load_routine('{ROUTINE}'), Options())\n"
+        f"s = compile(load_routine('{ROUTINE}'), Options(length={seconds} + 120))\n"
         "sess = LiveSession(s, VoiceSettings()); sess.start(); sess.done.wait()\n"
-        "m = sess.mixer; sink = StreamSink(); sink.open(); out = []; pos = 0\n"
-        f"end = min(m.length, {seconds} * 44100)\n"
+        "class Tap(StreamSink):\n"
+        "    tape = []\n"
+        "    def write(self, pcm):\n"
+        "        self.tape.append(np.array(pcm)); super().write(pcm)\n"
+        "class Quit:\n"
+        f"    def poll(self): return ['q'] if sink.played() >= {seconds} * 44100 else []\n"
+        "sink = Tap(); sink.open()\n"
         "c0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.monotonic()\n"
-        "while pos < end:\n"
-        "    while sink.buffered() < 4410 and pos < end:\n"
-        "        n = min(2205, end - pos)\n"
-        "        b = np.clip(np.round(m.render(pos, n) * 32767), -32768, 32767).astype(np.int16)\n"
-        "        sink.write(b); out.append(b); pos += n\n"
-        "    sink.wait(0.02)\n"
-        "sink.drain()\n"
+        "Player(sess, sink, keys=Quit()).run()\n"
         "c1 = resource.getrusage(resource.RUSAGE_SELF); wall = time.monotonic() - t0\n"
         "cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)\n"
-        "np.save(sys.argv[1], np.concatenate(out))\n"
+        "np.save(sys.argv[1], np.concatenate(sink.tape))\n"
         "print(json.dumps({'cpu_percent': 100 * cpu / wall, 'wall_s': wall,\n"
         "                  'underruns': sink.underruns, 'streams_opened': sink.streams_opened,\n"
         "                  'latency_s': sink.latency}))\n"

@@ -75,6 +75,8 @@ RESUME_LEAD = 0.4
 VOLUME_STEP = 3.0
 VOLUME_RANGE = (-24.0, 6.0)
 EXTEND = 30.0
+#: The screen's clock is redrawn this often (seconds of sound); changes show at once.
+DRAW_EVERY = 0.1
 
 
 class Keys(Protocol):
@@ -161,6 +163,8 @@ class Player:
         # stream: (deadline, position, moving) of the blocks queued, to know what is heard now
         self._written: deque[tuple[float, int, bool]] = deque(maxlen=64)
         self._polled = 0.0
+        self._drawn_state: tuple | None = None  # type: ignore[type-arg]
+        self._drawn_at = 0.0
 
     # -- the loop
 
@@ -548,10 +552,17 @@ class Player:
         self.message_until = float("inf") if forever else self.clock.now() + 3.0
 
     def _draw(self) -> None:
+        """Redraw at most ten times a second of sound, and at once when a state changes."""
         if self.display is None:
             return
-        if self.clock.now() > self.message_until:
+        now = self.clock.now()
+        if now > self.message_until:
             self.message = ""
+        state = (self.paused, self.message, self.waiting, self.fault, self.volume_db,
+                 id(self.session.script), self.pos if self.paused else None)  # fmt: skip
+        if state == self._drawn_state and 0.0 <= now - self._drawn_at < DRAW_EVERY:
+            return
+        self._drawn_state, self._drawn_at = state, now
         waiting = ""
         if self.waiting is not None:
             waiting = "press space when you are ready"
