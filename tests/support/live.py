@@ -30,8 +30,9 @@ def run_driver(tmp: Path, routine: str, env: dict[str, str] | None = None,
         capture = tmp / "nothing-captured-here"
     config_path, result_path, tape = tmp / "config.json", tmp / "result.json", tmp / "tape.npy"
     config_path.write_text(json.dumps({"routine": routine, "tape": str(tape), **config}))
-    subprocess.run([sys.executable, str(DRIVER), str(config_path), str(result_path)],
-                   env=env, check=True, timeout=180)  # fmt: skip
+    proc = subprocess.run([sys.executable, str(DRIVER), str(config_path), str(result_path)],
+                          env=env, timeout=240, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(result_path.read_text())
     files = sorted(capture.glob("out.raw*"), key=lambda p: (len(p.name), p.name))
     streams = [np.fromfile(f, dtype="<i2").reshape(-1, 2) for f in files]

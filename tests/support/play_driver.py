@@ -13,6 +13,7 @@ from __future__ import annotations
 import faulthandler
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -43,15 +44,20 @@ class TapSink(StreamSink):
 
 
 class ScriptedKeys:
-    """Keys pressed at given times (seconds on the player's clock)."""
+    """Keys pressed at given times on the player's clock, as it read it this turn.
 
-    def __init__(self, clock: VirtualClock | StreamClock, events: list[tuple[float, str]]) -> None:
-        self.clock = clock
+    ``now`` is the reading the player took just before polling (``_polled``),
+    so a key due by it is answered by the block mixed in the same turn.
+    """
+
+    def __init__(self, now: Callable[[], float], events: list[tuple[float, str]]) -> None:
+        self.now = now
         self.events = sorted(events)
 
     def poll(self) -> list[str]:
-        due = [key for t, key in self.events if t <= self.clock.now()]
-        self.events = [(t, key) for t, key in self.events if t > self.clock.now()]
+        now = self.now()  # once: a device clock moves on between two readings
+        due = [key for t, key in self.events if t <= now]
+        self.events = [(t, key) for t, key in self.events if t > now]
         return due
 
 
@@ -86,9 +92,10 @@ def main() -> None:
         played.append({**asdict(block), "step": segment.step if segment else None, "side": side})
 
     player = Player(session, sink, clock=clock,
-                    keys=ScriptedKeys(clock, [tuple(e) for e in config.get("keys", [])]),
                     start=config.get("start", 0.0), on_block=on_block,
                     confirm=confirm)  # fmt: skip
+    player.keys = ScriptedKeys(lambda: player._polled,
+                               [tuple(e) for e in config.get("keys", [])])  # fmt: skip
     if script.checklist:
         player.start_with_checklist(CHECKLIST)
     outcome = player.run()
