@@ -164,7 +164,7 @@ class StreamSink:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-            while self._queued and self._failed is None:
+            while self._queued > 0 and self._failed is None:
                 self._check_alive()
                 self._cond.wait(0.05)
             # PortAudio's stop does not wait for what a sound server still holds (ALSA's
@@ -231,7 +231,7 @@ class StreamSink:
 
     def buffered(self) -> int:
         """Samples written but not yet taken by the device."""
-        return self._queued
+        return max(0, self._queued)  # never negative, even after an interrupted write
 
     def wait(self, timeout: float) -> None:
         """Sleep until the device takes more samples (or ``timeout``); raise if it failed."""
