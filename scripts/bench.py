@@ -6,6 +6,7 @@
     .venv/bin/python scripts/bench.py --speech   # speech: estimates, every routine x engine, LAME
     .venv/bin/python scripts/bench.py --pacing   # how the built-in sessions pace (no audio)
     .venv/bin/python scripts/bench.py --serve    # only `voiceguide serve` (about a minute)
+    .venv/bin/python scripts/bench.py --pipewire 60   # one stream vs a block chain, PipeWire
     .venv/bin/python scripts/bench.py --key-latency  # key press to earcon and words, live
     .venv/bin/python scripts/bench.py --tick     # the --tempo tick against each bed
     .venv/bin/python scripts/bench.py loudness   # delivered loudness, every format (issue 12)
@@ -679,6 +680,80 @@ def live_stream(seconds: int, env: dict[str, str], beside: bool) -> dict[str, ob
     return report
 
 
+def live_pipewire(seconds: int, env: dict[str, str], beside: bool) -> dict[str, object]:
+    """The same measurement through a private PipeWire (tests/support/pipewire.py).
+
+    The therapist session, SECONDS long, through StreamSink (PortAudio -> ALSA's
+    pipewire device); then the first minute of the same samples as the old chain
+    of 0.2 s simpleaudio buffers overlapped 50 ms (a new stream per block), with
+    how deep the level dips at each join; then aplay of the same samples with a
+    0.12 s buffer, the C control. ``beside``: a render runs on the same cores.
+    """
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support import pipewire  # type: ignore[import-not-found]
+
+    work = Path(tempfile.mkdtemp(prefix="voiceguide-pipewire-"))
+    code = (
+        "import json, sys, time, resource, numpy as np\n"
+        "from voiceguide.routine import load_routine\n"
+        "from voiceguide.compiler import compile, Options\n"
+        "from voiceguide.live import LiveSession\n"
+        "from voiceguide.speech import VoiceSettings\n"
+        "from voiceguide.stream import StreamSink\n"
+        f"s = compile(load_routine('{ROUTINE}'), Options())\n"
+        "sess = LiveSession(s, VoiceSettings()); sess.start(); sess.done.wait()\n"
+        "m = sess.mixer; sink = StreamSink(); sink.open(); out = []; pos = 0\n"
+        f"end = min(m.length, {seconds} * 44100)\n"
+        "c0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.monotonic()\n"
+        "while pos < end:\n"
+        "    while sink.buffered() < 4410 and pos < end:\n"
+        "        n = min(2205, end - pos)\n"
+        "        b = np.clip(np.round(m.render(pos, n) * 32767), -32768, 32767).astype(np.int16)\n"
+        "        sink.write(b); out.append(b); pos += n\n"
+        "    sink.wait(0.02)\n"
+        "sink.drain()\n"
+        "c1 = resource.getrusage(resource.RUSAGE_SELF); wall = time.monotonic() - t0\n"
+        "cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)\n"
+        "np.save(sys.argv[1], np.concatenate(out))\n"
+        "print(json.dumps({'cpu_percent': 100 * cpu / wall, 'underruns': sink.underruns,\n"
+        "                  'streams_opened': sink.streams_opened, 'latency_s': sink.latency}))\n"
+    )
+    load = None
+    try:
+        with pipewire.PrivatePipeWire(work) as server:
+            if beside:
+                load = subprocess.Popen(render_cmd(work / "beside.mp3", 60), env=env,
+                                        stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)  # fmt: skip
+            with server.recording(work / "ours.raw") as seen:
+                proc = subprocess.run([PY, "-c", code, str(work / "stream.npy")],
+                                      env={**env, **server.env}, stdout=subprocess.PIPE,
+                                      text=True, check=True)  # fmt: skip
+            stream = np.load(work / "stream.npy") / 32767.0
+            report: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+            report.update(pipewire.judge(work / "ours.raw", stream, seen))
+            np.save(work / "old.npy", np.round(stream[: 60 * 44100] * 32767).astype(np.int16))
+            with server.recording(work / "old.raw") as seen:
+                subprocess.run([PY, "-c", pipewire.BLOCK_CHAIN, str(work / "old.npy"),
+                                str(work / "meant.npy")], env={**env, **server.env,
+                               "PYTHONMALLOC": "malloc"}, check=True)  # fmt: skip
+            meant = np.load(work / "meant.npy")
+            report["block_chain"] = pipewire.judge(work / "old.raw", meant, seen, joins=True)
+            pipewire.write_wav(work / "control.wav", stream)
+            with server.recording(work / "control.raw") as seen:
+                subprocess.run(["aplay", "-q", "--buffer-time=120000", str(work / "control.wav")],
+                               env=server.env, check=True)  # fmt: skip
+            report["aplay_control"] = pipewire.judge(work / "control.raw", stream, seen)
+    finally:
+        if load is not None:
+            load.kill()
+            load.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    report["load_average"] = os.getloadavg()[0]
+    report["render_beside"] = beside
+    return report
+
+
 def user_bed(env: dict[str, str], minutes: int = 60) -> dict[str, object]:
     """A user's own bed of ``minutes`` (pink noise MP3): render memory and first live sound.
 
@@ -896,7 +971,10 @@ def main() -> None:
         help="only the player's one stream, SECONDS long, through a private PulseAudio",
     )
     parser.add_argument("--beside", choices=["both", "alone", "render"], default="both",
-                        help="with --stream: alone, with a render beside it, or both")  # fmt: skip
+                        help="--stream, --pipewire: alone, a render beside, or both")  # fmt: skip
+    parser.add_argument("--pipewire", type=int, metavar="SECONDS",
+                        help="only the one-stream sink against a block chain, SECONDS long, "
+                             "through a private PipeWire")  # fmt: skip
     parser.add_argument("--key-latency", action="store_true",
                         help="only the key-press-to-sound latency of live play")  # fmt: skip
     parser.add_argument("--tick", action="store_true", help="only the --tempo tick level")
@@ -921,6 +999,12 @@ def main() -> None:
         env.pop("PYTHONMALLOC", None)
         for beside in {"both": (False, True), "alone": (False,), "render": (True,)}[args.beside]:
             print(json.dumps(live_stream(args.stream, env, beside)), flush=True)
+        return
+    if args.pipewire:
+        env = {**os.environ}
+        env.pop("PYTHONMALLOC", None)
+        for beside in {"both": (False, True), "alone": (False,), "render": (True,)}[args.beside]:
+            print(json.dumps(live_pipewire(args.pipewire, env, beside)), flush=True)
         return
     if args.serve:
         work = Path(tempfile.mkdtemp(prefix="voiceguide-bench-"))
