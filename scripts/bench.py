@@ -9,6 +9,7 @@
     .venv/bin/python scripts/bench.py --pipewire 60   # one stream vs a block chain, PipeWire
     .venv/bin/python scripts/bench.py --key-latency  # key press to earcon and words, live
     .venv/bin/python scripts/bench.py --tick     # the --tempo tick against each bed
+    .venv/bin/python scripts/bench.py --first-sound --engine piper  # live first sound
     .venv/bin/python scripts/bench.py loudness   # delivered loudness, every format (issue 12)
     .venv/bin/python scripts/bench.py mono       # 64 kbps mono against 128 kbps stereo
 
@@ -169,6 +170,21 @@ def first_sound(
         proc.wait()
         shutil.rmtree(home, ignore_errors=True)
     return times
+
+
+def first_sound_by_cache(env: dict[str, str], trials: int = 5) -> dict[str, object]:
+    """Live first sound with an empty speech cache (workers boot, the voice loads, the first
+    cues are synthesized while the bed plays) and with a warm one, for the chosen engine."""
+    cold = []
+    for _ in range(trials):
+        shutil.rmtree(env["VOICEGUIDE_CACHE_DIR"], ignore_errors=True)
+        cold += first_sound(env, 1, cold_beds=True)
+    warm = first_sound(env, trials, cold_beds=False)
+    return {"engine": env.get("VOICEGUIDE_ENGINE", "auto"),
+            "cold_speech_cache_s": [round(x, 3) for x in cold],
+            "cold_median_s": round(statistics.median(cold), 3),
+            "warm_speech_cache_s": [round(x, 3) for x in warm],
+            "warm_median_s": round(statistics.median(warm), 3)}  # fmt: skip
 
 
 def block_joins(minutes: int, env: dict[str, str]) -> dict[str, float]:
@@ -979,6 +995,11 @@ def main() -> None:
                         help="only the key-press-to-sound latency of live play")  # fmt: skip
     parser.add_argument("--tick", action="store_true", help="only the --tempo tick level")
     parser.add_argument("--user-bed", action="store_true", help="only the 60-minute user bed")
+    parser.add_argument(
+        "--first-sound",
+        action="store_true",
+        help="only live first sound (cold and warm speech cache) with --engine",
+    )
     parser.add_argument("what", nargs="?", choices=["all", "loudness", "mono"], default="all",
                         help="loudness: delivered-file loudness per routine, format, bitrate; "
                         "mono: 64 kbps mono against 128 kbps stereo")  # fmt: skip
@@ -1041,6 +1062,12 @@ def main() -> None:
     if args.user_bed:
         try:
             print(json.dumps(user_bed(env), indent=2))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
+    if args.first_sound:
+        try:
+            print(json.dumps(first_sound_by_cache(env), indent=2))
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return

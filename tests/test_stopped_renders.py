@@ -189,3 +189,22 @@ def test_a_stop_during_speech_synthesis_exits_within_a_second(
     assert _temps(tmp_path) == []
     assert (tmp_path / "out.mp3").read_text() == "old audio"
     assert not list(cache.rglob("*.tmp")), "a half-written clip was left in the cache"
+
+
+def test_sigkill_during_an_m4b_encode_leaves_only_temps_the_sweep_removes(folder: Path) -> None:
+    """The M4B chapters file (ffmpeg reads it during the encode) is not left in the folder."""
+    from voiceguide.export.files import _TEMP_NAME
+
+    before = set(os.listdir(folder))
+    proc = _start(folder, "long.yaml", "-o", "book.m4b")
+    try:
+        deadline = time.monotonic() + 90
+        while not any(p.stat().st_size > 0 for p in folder.glob(".book.m4b.*.part.m4b")):
+            assert proc.poll() is None and time.monotonic() < deadline, "never encoded"
+            time.sleep(0.02)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    left = sorted(set(os.listdir(folder)) - before)
+    assert left, "SIGKILL during the encode leaves the audio temp (the case being tested)"
+    assert all(_TEMP_NAME.match(name) for name in left), left

@@ -11,6 +11,7 @@ to mix and how much more peak headroom to leave for each format, and
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import signal
@@ -218,8 +219,14 @@ def _encode_m4b(
     blocks: Iterable[np.ndarray], out: Path, rate: int, channels: int, bitrate: int,
     chapters: Sequence[Chapter],
 ) -> None:  # fmt: skip
-    """AAC in MP4 through ffmpeg's ipod muxer, with the chapters from an FFMETADATA file."""
-    meta = out.with_name(out.name + ".chapters.txt")
+    """AAC in MP4 through ffmpeg's ipod muxer, with the chapters from an FFMETADATA file.
+
+    The chapters file goes to the system's temp folder, not beside the output: a render
+    killed mid-encode must leave nothing in the user's folder that the sweep cannot match.
+    """
+    fd, name = tempfile.mkstemp(prefix="voiceguide-chapters-", suffix=".txt")
+    os.close(fd)
+    meta = Path(name)
     try:
         meta.write_text(ffmetadata(chapters), encoding="utf-8")
         extra = ["-f", "ffmetadata", "-i", str(meta), "-map", "0:a", "-map_chapters", "1"]
