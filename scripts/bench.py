@@ -176,9 +176,10 @@ def first_sound_by_cache(env: dict[str, str], trials: int = 5) -> dict[str, obje
     """Live first sound with an empty speech cache (workers boot, the voice loads, the first
     cues are synthesized while the bed plays) and with a warm one, for the chosen engine."""
     cold = []
+    first_sound(env, 1, cold_beds=True)  # decoded beds cached: only speech is cold below
     for _ in range(trials):
-        shutil.rmtree(env["VOICEGUIDE_CACHE_DIR"], ignore_errors=True)
-        cold += first_sound(env, 1, cold_beds=True)
+        shutil.rmtree(Path(env["VOICEGUIDE_CACHE_DIR"]) / "clips", ignore_errors=True)
+        cold += first_sound(env, 1, cold_beds=False)
     warm = first_sound(env, trials, cold_beds=False)
     return {"engine": env.get("VOICEGUIDE_ENGINE", "auto"),
             "cold_speech_cache_s": [round(x, 3) for x in cold],
