@@ -181,11 +181,51 @@ def first_sound_by_cache(env: dict[str, str], trials: int = 5) -> dict[str, obje
         shutil.rmtree(Path(env["VOICEGUIDE_CACHE_DIR"]) / "clips", ignore_errors=True)
         cold += first_sound(env, 1, cold_beds=False)
     warm = first_sound(env, trials, cold_beds=False)
+    engine = env.get("VOICEGUIDE_ENGINE") or "piper"
+    shutil.rmtree(Path(env["VOICEGUIDE_CACHE_DIR"]) / "clips", ignore_errors=True)
+    in_time = {"empty_clip_cache": speech_in_time(env, engine),
+               "warm_clip_cache": speech_in_time(env, engine)}  # fmt: skip
     return {"engine": env.get("VOICEGUIDE_ENGINE", "auto"),
             "cold_speech_cache_s": [round(x, 3) for x in cold],
             "cold_median_s": round(statistics.median(cold), 3),
             "warm_speech_cache_s": [round(x, 3) for x in warm],
-            "warm_median_s": round(statistics.median(warm), 3)}  # fmt: skip
+            "warm_median_s": round(statistics.median(warm), 3),
+            "speech_in_time_first_120s": in_time}  # fmt: skip
+
+
+def speech_in_time(env: dict[str, str], engine: str, seconds: float = 120.0) -> dict[str, object]:
+    """Live speech against a real-time playhead: is every cue's clip ready before its time?
+
+    A LiveSession (what `play` pulls from) starts synthesizing as play does, and a
+    playhead runs on the wall clock; every 40 ms the player's own test
+    (`ready(t + 0.2)`) is checked. Where it fails the player would hold the bed
+    a little (the session moves later); here the time is only counted.
+    """
+    code = (
+        "import json, sys, time\n"
+        "from voiceguide.compiler import Options, compile\n"
+        "from voiceguide.live import LiveSession\n"
+        "from voiceguide.narration import TIMINGS\n"
+        "from voiceguide.player import for_live\n"
+        "from voiceguide.routine import load_builtin\n"
+        "from voiceguide.speech import VoiceSettings\n"
+        "engine, seconds = sys.argv[1], float(sys.argv[2])\n"
+        f"script = for_live(compile(load_builtin('{ROUTINE}'), Options(timing=TIMINGS[engine])))\n"
+        "session = LiveSession(script, VoiceSettings(engine=engine))\n"
+        "t0 = time.monotonic(); session.start(); late = []\n"
+        "while (t := time.monotonic() - t0) < seconds:\n"
+        "    if not session.ready(t + 0.2):\n"
+        "        late.append(round(t, 2))\n"
+        "    time.sleep(0.04)\n"
+        "cues = sum(1 for c in session.script.cues if c.at < seconds)\n"
+        "print(json.dumps({'cues_in_window': cues, 'late_checks': len(late),\n"
+        "                  'late_s': round(len(late) * 0.04, 2),\n"
+        "                  'first_late_at_s': late[0] if late else None,\n"
+        "                  'last_late_at_s': late[-1] if late else None}))\n"
+    )
+    out = subprocess.run([PY, "-c", code, engine, str(seconds)], env=env, check=True,
+                         capture_output=True, text=True)  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def block_joins(minutes: int, env: dict[str, str]) -> dict[str, float]:
