@@ -208,3 +208,29 @@ def test_sigkill_during_an_m4b_encode_leaves_only_temps_the_sweep_removes(folder
     left = sorted(set(os.listdir(folder)) - before)
     assert left, "SIGKILL during the encode leaves the audio temp (the case being tested)"
     assert all(_TEMP_NAME.match(name) for name in left), left
+
+
+def test_say_stopped_by_sigterm_during_synthesis_exits_at_once(tmp_path: Path) -> None:
+    """`say` of a long text (synthesized a few sentences at a time): SIGTERM while it speaks."""
+    pytest.importorskip("piper")
+    text = " ".join(f"Round {i}. Keep your hands soft and your strokes slow." for i in range(60))
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voiceguide", "say", text, "-o", "out.wav", "--engine", "piper"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "VOICEGUIDE_CACHE_DIR": str(cache), "PYTHONFAULTHANDLER": "1"},
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while not list(cache.glob("clips/*/*.clip")):  # the first piece is made: mid-synthesis
+        assert proc.poll() is None and time.monotonic() < deadline, "no clip was ever made"
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    err = _finish(proc, 60)
+    took = time.monotonic() - sent
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines() == ["voiceguide: terminated"]
+    assert took < 1.5, f"exit took {took:.2f} s after SIGTERM"
+    assert _gone_within(workers, 1.0) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]

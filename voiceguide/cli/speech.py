@@ -179,7 +179,10 @@ def say(text: str, output: Path | None, words: bool, **options: Any) -> None:
     if words:
         click.echo(spoken_words(text))
         return
-    speak_out(text, output, options, fallback=Path("say.wav"))
+    from voiceguide.lifeline import terminate_like_interrupt
+
+    with terminate_like_interrupt():  # SIGTERM unwinds like Ctrl-C: workers killed, no temps
+        speak_out(text, output, options, fallback=Path("say.wav"))
 
 
 def speak_out(text: str, output: Path | None, options: Mapping[str, Any], fallback: Path) -> None:
