@@ -942,13 +942,23 @@ def listen_accuracy(env: dict[str, str], minutes: int = 15) -> dict[str, object]
 
     20 commands (10 in the quiet between cues, 10 over narration) in voices unlike
     the narration's; counted right when the right command is decided within 2 s
-    of its end. False triggers: the same room with no one speaking. CPU: process
-    time of listening divided by the audio's length (one core = 100 %).
+    of its end. False triggers: the same room with no one speaking, and the same
+    room with people chatting (40 ordinary sentences, some holding command
+    words). CPU: process time of listening divided by the audio's length (one
+    core = 100 %).
     """
     import wave
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from support.room import command_clips, place_commands, room_mix, score, to_mic_rate
+    from support.room import (
+        command_clips,
+        place_commands,
+        place_talk,
+        room_mix,
+        score,
+        talk_clips,
+        to_mic_rate,
+    )
 
     from voiceguide.listen.listener import Listener
 
@@ -968,6 +978,8 @@ def listen_accuracy(env: dict[str, str], minutes: int = 15) -> dict[str, object]
     placed = place_commands(cues, len(session) / 16000, command_clips())
     mixed, spoken = room_mix(session, [(at, c, x) for at, c, x, _ in placed])
     alone, _ = room_mix(session, [])
+    talk = place_talk(len(session) / 16000, talk_clips())
+    chatting, _ = room_mix(session, talk)
     over = {s.at for s, p in zip(spoken, placed, strict=True) if p[3]}
 
     def speaking(t: float) -> bool:
@@ -983,21 +995,25 @@ def listen_accuracy(env: dict[str, str], minutes: int = 15) -> dict[str, object]
         heard += listener.flush()
         return heard, (time.process_time() - started) / (len(audio) / 16000)
 
-    out: dict[str, object] = {"session_minutes": round(len(session) / 16000 / 60, 1)}
-    for name, played, gate in (("echo cancelled + gate", True, True),
-                               ("gate only (no played signal)", False, True),
+    out: dict[str, object] = {"session_minutes": round(len(session) / 16000 / 60, 1),
+                              "room_talk_sentences": len(talk)}  # fmt: skip
+    for name, played, gate in (("echo cancelled (near-end check once converged)", True, True),
+                               ("script gate only (no played signal)", False, True),
                                ("neither", False, False)):  # fmt: skip
         heard, cpu = run(mixed, played, gate)
         right, misses, false = score(spoken, heard)
         quiet_heard, cpu_alone = run(alone, played, gate)
+        talk_heard, _ = run(chatting, played, gate)
         out[name] = {
             "recognized": f"{right}/{len(spoken)}",
             "in_gaps": _count(spoken, over, False) - _count(misses, over, False),
             "over_narration": _count(spoken, over, True) - _count(misses, over, True),
             "missed": [f"{m.command}@{m.at:.0f}s" for m in misses],
-            "false_with_commands": len(false),
+            "false_with_commands": [f"{h.command}@{h.at:.0f}s" for h in false],
             "false_triggers_no_commands": len(quiet_heard),
             "false_examples": [f"{h.command}@{h.at:.0f}s" for h in quiet_heard][:5],
+            "false_triggers_room_talk": len(talk_heard),
+            "talk_examples": [f"{h.command}@{h.at:.0f}s" for h in talk_heard][:5],
             "cpu_percent_of_core": round(100 * max(cpu, cpu_alone), 1),
         }  # fmt: skip
         print(name, json.dumps(out[name]), flush=True)

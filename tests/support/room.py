@@ -71,6 +71,63 @@ def command_clips(talkers: tuple[tuple[str, int], ...] = TALKERS) -> list[tuple[
     return out
 
 
+#: Ordinary talk in the room that is not a command: what a couple (or a visitor) says
+#: during a massage. Some sentences hold command words ("back", "stop", "next",
+#: "more time", "softer", "pause") as conversation does; none starts with "guide".
+ROOM_TALK = (
+    "Is the room warm enough for you?",
+    "Your back feels really tight today.",
+    "Can you pass me the oil, please?",
+    "We should stop at the shop on the way back.",
+    "That feels so much better.",
+    "Next time let's try the longer routine.",
+    "Did you remember to call your mother?",
+    "I think I need a little more time on my shoulders.",
+    "Could you be a bit softer around the neck?",
+    "The music is nice, what is it called?",
+    "Let me know if anything hurts.",
+    "I could fall asleep right here.",
+    "Hang on, let me pause and get a towel.",
+    "It's raining again outside.",
+    "Just a bit lower, right there.",
+    "Are your hands cold or is it me?",
+    "We have to get up early tomorrow.",
+    "Keep going, that's the spot.",
+    "Where did you put the blanket?",
+    "My legs are still sore from the walk.",
+)
+
+
+def talk_clips(talkers: tuple[tuple[str, int], ...] = TALKERS) -> list[np.ndarray]:
+    """Every ROOM_TALK sentence, each in the next talker's voice, at 16 kHz."""
+    from voiceguide.speech import Speaker, VoiceSettings
+
+    out = []
+    for k, (voice, rate) in enumerate(talkers):
+        texts = ROOM_TALK[k :: len(talkers)]
+        with Speaker(VoiceSettings(voice=voice, rate=rate, pitch=50), timeout=60) as speaker:
+            clips = speaker.clips(texts)
+        out += [to_mic_rate(clips[t].samples, clips[t].rate) for t in texts]
+    return out
+
+
+def place_talk(length: float, clips: list[np.ndarray], every: float = 25.0, seed: int = 5
+               ) -> list[tuple[float, str, np.ndarray]]:  # fmt: skip
+    """Room talk spread over a session, about one sentence per ``every`` seconds, wherever
+    it falls (over narration and in the quiet alike): (start, "", samples) for room_mix."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    t, k = 10.0, 0
+    while t < length - 10.0:
+        clip = clips[k % len(clips)]
+        out.append((t, "", clip))
+        t += len(clip) / RATE + rng.uniform(0.5, 2.0) * every - 0.5 * every
+        k += 1
+    return out
+
+
 def _active_rms(x: np.ndarray) -> float:
     """RMS over the louder half of 50 ms frames: the level of speech, not of its pauses."""
     frames = x[: len(x) // 800 * 800].reshape(-1, 800)

@@ -8,9 +8,15 @@ person in the room. This is a partitioned-block frequency-domain NLMS filter
 (overlap-save), the standard echo canceller shape: its cost is a few FFTs per
 16 ms block whatever the tail length.
 
-Adaptation slows when the residual is much louder than the predicted echo
-(someone is talking over the session: "double talk"), so a command spoken over
-the narration does not teach the filter to cancel the command.
+Double talk (someone speaking over the session) would teach a single filter
+to cancel the person. So there are two filters, as in Speex's and WebRTC's
+cancellers: a *background* filter that always adapts, fast, and a
+*foreground* filter that does the cancelling and only takes the background's
+weights when they cancel clearly better. While a person talks, the
+background's error grows and it is not copied; if it drifts far off it is
+reset from the foreground. Measured (docs/benchmarks.md): this holds 35 dB
+(median) of echo return loss enhancement in the simulated room, where the
+single filter with a slowed step on suspected double talk held about 25 dB.
 """
 
 from __future__ import annotations
@@ -23,56 +29,119 @@ import numpy as np
 BLOCK = 256
 #: Played blocks louder than this (power, about −40 dBFS) count towards the echo measure.
 LOUD = 1e-4
-#: Partitions: the filter covers PARTITIONS * BLOCK samples of echo path (0.48 s).
+#: Played blocks quieter than this (about −70 dBFS) teach the filter nothing.
+ACTIVE = 1e-7
+#: Partitions: the filter covers PARTITIONS * BLOCK samples of echo path (0.48 s; a
+#: living room's RT60 is 0.3–0.5 s).
 PARTITIONS = 30
+#: The foreground takes the background's weights when its error is this much smaller,
+COPY_BELOW = 0.8
+#: and the background is reset from the foreground when its error is this much larger.
+RESET_ABOVE = 8.0
+#: A residual this far (dB) above the echo the filter should have left is a person talking:
+#: neither filter learns from it (for HOLD blocks more), so a command does not become echo.
+TALK_DB = 15.0
+HOLD = 15
+#: The suppressor treats the echo left as this many times its median estimate (the
+#: echo left in one block varies a lot about the median), and turns blocks down to FLOOR.
+OVERSUPPRESS = 10.0
+FLOOR = 0.05
+#: Regularization of the NLMS normalization (|X|² summed over partitions).
+REG = 1e-2
 
 
 class EchoCanceller:
-    """Feed (microphone, played) blocks of BLOCK samples; get the residual back."""
+    """Feed (microphone, played) blocks of BLOCK samples; get the residual back.
 
-    def __init__(self, partitions: int = PARTITIONS, step: float = 0.35) -> None:
+    After each block, ``echo`` is the power of the echo it predicted and
+    ``residual`` the power of what was left (before the residual suppressor):
+    their ratio says whether someone in the room is talking (see Listener).
+    """
+
+    def __init__(self, partitions: int = PARTITIONS, step: float = 0.3) -> None:
         bins = BLOCK + 1
         self.step = step
-        self.weights = np.zeros((partitions, bins), np.complex128)
+        self.foreground = np.zeros((partitions, bins), np.complex128)
+        self.background = np.zeros((partitions, bins), np.complex128)
         self.history = np.zeros((partitions, bins), np.complex128)
+        self.spectra_power = np.zeros((partitions, bins))
         self.ref = np.zeros(2 * BLOCK)
-        self.power = np.full(bins, 1e-6)
-        self.echo_power = 0.0  # smoothed power of the predicted echo
-        self.residual_power = 0.0
+        self._fore_error = 0.0  # smoothed error energies of the two filters
+        self._back_error = 0.0
+        self.echo = 0.0
+        self.residual = 0.0
         self._gain = 1.0  # of the residual echo suppressor
+        self._hold = 0  # blocks left without learning after talk was heard
+        self.talk = False  # the last block held a person talking over the session
         self._erle: deque[float] = deque(maxlen=400)  # dB per block while the session is loud
 
     def process(self, mic: np.ndarray, played: np.ndarray) -> np.ndarray:
         """One block: the microphone minus the predicted echo of ``played``."""
+        mic = mic.astype(np.float64)
         self.ref[:BLOCK] = self.ref[BLOCK:]
         self.ref[BLOCK:] = played
         spectrum = np.fft.rfft(self.ref)
         self.history = np.roll(self.history, 1, axis=0)
         self.history[0] = spectrum
-        predicted = np.fft.irfft(np.einsum("pk,pk->k", self.history, self.weights))[BLOCK:]
+        self.spectra_power = np.roll(self.spectra_power, 1, axis=0)
+        self.spectra_power[0] = np.abs(spectrum) ** 2
+        predicted = self._predict(self.foreground)
         residual = mic - predicted
-        if float(np.mean(played**2)) > LOUD:
-            ratio = float(np.mean(mic**2)) / max(float(np.mean(residual**2)), 1e-12)
+        back = mic - self._predict(self.background)
+        self._fore_error = 0.85 * self._fore_error + 0.15 * float(np.sum(residual**2))
+        self._back_error = 0.85 * self._back_error + 0.15 * float(np.sum(back**2))
+        loudness = float(np.mean(played**2))
+        self.echo = float(np.mean(predicted**2))
+        self.residual = float(np.mean(residual**2))
+        self.talk = self.erle_db > TALK_DB and self.residual > self.leftover * 10 ** (TALK_DB / 10)
+        if self.talk and not self._hold:
+            self.background[:] = self.foreground  # forget what the talk's first block taught
+            self._back_error = self._fore_error
+        self._hold = HOLD if self.talk else max(self._hold - 1, 0)
+        if loudness > ACTIVE and not self._hold:
+            self._adapt(back)
+        if loudness > LOUD:
+            ratio = float(np.mean(mic**2)) / max(self.residual, 1e-12)
             self._erle.append(10 * np.log10(max(ratio, 1e-12)))
-        self._adapt(spectrum, residual, float(np.mean(predicted**2)), float(np.mean(mic**2)))
-        return self._suppress(residual, float(np.mean(predicted**2)))
+        return self._suppress(residual)
 
-    def _suppress(self, residual: np.ndarray, echo: float) -> np.ndarray:
+    def _predict(self, weights: np.ndarray) -> np.ndarray:
+        return np.fft.irfft(np.einsum("pk,pk->k", self.history, weights))[BLOCK:]
+
+    def _adapt(self, error: np.ndarray) -> None:
+        """NLMS on the background; then copy or reset (see the module docstring)."""
+        norm = np.sum(self.spectra_power, axis=0) + REG
+        spectrum = np.fft.rfft(np.concatenate([np.zeros(BLOCK), error]))
+        taps = np.fft.irfft(np.conj(self.history) * (spectrum / norm), axis=1)
+        taps[:, BLOCK:] = 0.0  # keep the filter causal and linear (overlap-save constraint)
+        self.background += self.step * np.fft.rfft(taps, axis=1)
+        if self._back_error < COPY_BELOW * self._fore_error:
+            self.foreground[:] = self.background
+            self._fore_error = self._back_error
+        elif self._back_error > RESET_ABOVE * self._fore_error:
+            self.background[:] = self.foreground
+            self._back_error = self._fore_error
+
+    def _suppress(self, residual: np.ndarray) -> np.ndarray:
         """Turn down what is left of the echo (about echo / ERLE), not the person.
 
-        A linear canceller leaves the session some 15–30 dB down; the rest is
+        A linear canceller leaves the session some 25–40 dB down; the rest is
         still speech to a voice detector and would run into a command said
         over it. Where the residual is no louder than that leftover would be,
         it is attenuated (to at most −26 dB), smoothly from block to block.
         """
-        leftover = echo * 10 ** (-max(self.erle_db, 6.0) / 10)
-        power = float(np.mean(residual**2)) + 1e-12
-        target = float(np.clip(1.0 - 3.0 * leftover / power, 0.05, 1.0))
+        power = self.residual + 1e-12
+        target = float(np.clip(1.0 - OVERSUPPRESS * self.leftover / power, FLOOR, 1.0))
         rate = 0.5 if target > self._gain else 0.3  # open fast, close a little slower
         start = self._gain
         self._gain += rate * (target - self._gain)
         ramp = np.linspace(start, self._gain, len(residual), dtype=np.float32)
         return (residual * ramp).astype(np.float32)
+
+    @property
+    def leftover(self) -> float:
+        """The power of echo the last block likely still holds: predicted echo ÷ ERLE."""
+        return self.echo * 10 ** (-max(self.erle_db, 6.0) / 10)
 
     @property
     def erle_db(self) -> float:
@@ -81,22 +150,6 @@ class EchoCanceller:
         if len(self._erle) < 50:
             return 0.0
         return float(np.median(np.array(self._erle)))
-
-    def _adapt(self, spectrum: np.ndarray, residual: np.ndarray, echo: float, mic: float) -> None:
-        self.power = 0.85 * self.power + 0.15 * (np.abs(spectrum) ** 2)
-        res = float(np.mean(residual**2))
-        self.echo_power = 0.9 * self.echo_power + 0.1 * echo
-        self.residual_power = 0.9 * self.residual_power + 0.1 * res
-        step = self.step
-        if res > 4.0 * echo and echo > 1e-9 and self.residual_power > 2.0 * self.echo_power:
-            step *= 0.1  # double talk (or a path change): adapt slowly
-        if mic < 1e-10:
-            return
-        error = np.fft.rfft(np.concatenate([np.zeros(BLOCK), residual]))
-        gradient = np.conj(self.history) * error / (len(self.history) * self.power + 1e-6)
-        taps = np.fft.irfft(gradient, axis=1)
-        taps[:, BLOCK:] = 0.0  # keep the filter causal and linear (overlap-save constraint)
-        self.weights += step * np.fft.rfft(taps, axis=1)
 
 
 def cancel(mic: np.ndarray, played: np.ndarray) -> np.ndarray:

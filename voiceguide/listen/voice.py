@@ -7,8 +7,9 @@ block.
 
 It knows when the session is speaking: every microphone block is stamped
 with whether a cue was sounding at that moment (the player's position in the
-script), and a command said over narration is dropped (see listener.py for
-why: measured, a wrong command there is likelier than a right one).
+script). With its own microphone (no played signal) a command said over
+narration is dropped; driven by a duplex stream (``on_capture``) the echo
+canceller takes the session out and such commands are heard (listener.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Callable
+
+import numpy as np
 
 from voiceguide.errors import VoiceguideError
 from voiceguide.listen.audio import MUTED_DB
@@ -44,20 +47,36 @@ class SpeakingLog:
 
 
 class VoiceControl:
-    """Listen on a thread; ``act(action)`` for each command heard (an action of COMMANDS)."""
+    """Listen; ``act(action)`` for each command heard (an action of COMMANDS).
+
+    Two ways in. With its own microphone (``rate=None``): :meth:`open`,
+    :meth:`start` and :meth:`stop` run a listening thread. Driven by a duplex
+    output stream (``rate`` = the stream's rate): pass :meth:`on_capture` as
+    the stream's capture callback (``StreamSink(capture=...)``); it gets each
+    microphone block with the block that was playing as it was heard, so the
+    echo canceller can take the session out and commands said over the
+    narration are heard too.
+    """
 
     def __init__(
         self,
         act: Callable[[str], None],
         speaking: Callable[[], bool],
         warn: Callable[[str], None] | None = None,
+        rate: int | None = None,
     ) -> None:
-        from voiceguide.listen.capture import Microphone
         from voiceguide.listen.listener import Listener
 
         self.log = SpeakingLog()
-        self.listener = Listener(speaking=self.log)
-        self.microphone = Microphone()
+        self.listener = Listener(rate=rate or 16_000, speaking=self.log)
+        self.microphone = None
+        if rate is None:
+            from voiceguide.listen.capture import Microphone
+
+            self.microphone = Microphone()
+        self.rate = rate
+        self._samples = 0  # microphone samples taken: the stream's clock
+        self._loudest = -120.0
         self.act = act
         self.speaking = speaking
         self.warn = warn or (lambda text: None)
@@ -68,7 +87,9 @@ class VoiceControl:
 
     def open(self) -> None:
         """Open the microphone before playback starts: a missing one is a one-line error."""
+        assert self.microphone is not None, "driven by a stream: use on_capture"
         self.microphone.__enter__()
+        self.rate = self.microphone.rate
         self.listener.mic_in.__init__(self.microphone.rate)
 
     def start(self) -> None:
@@ -76,26 +97,45 @@ class VoiceControl:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=3.0)
-        self.microphone.__exit__(None, None, None)
+        if self._thread.is_alive():
+            self._thread.join(timeout=3.0)
+        if self.microphone is not None:
+            self.microphone.__exit__(None, None, None)
 
-    def _run(self) -> None:
-        rate = self.microphone.rate
-        heard_samples = 0
-        loudest = -120.0
+    def on_capture(self, heard: np.ndarray, played: np.ndarray) -> None:
+        """The stream's capture callback: a microphone block (n,) and what played (n,) or (n, 2).
+
+        Called on the stream's capture thread, never the audio thread; after
+        the microphone has been found silent it does nothing more.
+        """
+        if self.error is not None:
+            return
+        mono = played.mean(axis=1) if played.ndim == 2 else played
         try:
-            while not self._stop.is_set():
-                block = self.microphone.read()
-                self.log.mark(heard_samples / rate, self.speaking())
-                heard_samples += len(block)
-                for h in self.listener.feed(block):
-                    self.heard.append(h)
-                    self.act(COMMANDS[h.command])
-                loudest = max(loudest, self.listener.level.db)
-                if heard_samples >= MUTED_AFTER * rate and loudest < MUTED_DB:
-                    raise VoiceguideError(
-                        "voice control off: the microphone is silent (muted or unplugged?)"
-                    )
+            self._take(heard.astype(np.float32), mono.astype(np.float32))
         except VoiceguideError as err:
             self.error = str(err)
             self.warn(self.error)
+
+    def _run(self) -> None:
+        assert self.microphone is not None
+        try:
+            while not self._stop.is_set():
+                self._take(self.microphone.read(), None)
+        except VoiceguideError as err:
+            self.error = str(err)
+            self.warn(self.error)
+
+    def _take(self, block: np.ndarray, played: np.ndarray | None) -> None:
+        """One microphone block: mark the script's state, recognize, act, check the level."""
+        rate = self.rate or 16_000
+        self.log.mark(self._samples / rate, self.speaking())
+        self._samples += len(block)
+        for h in self.listener.feed(block, played):
+            self.heard.append(h)
+            self.act(COMMANDS[h.command])
+        self._loudest = max(self._loudest, self.listener.level.db)
+        if self._samples >= MUTED_AFTER * rate and self._loudest < MUTED_DB:
+            raise VoiceguideError(
+                "voice control off: the microphone is silent (muted or unplugged?)"
+            )
