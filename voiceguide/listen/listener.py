@@ -28,7 +28,7 @@ import numpy as np
 
 from voiceguide.listen.audio import RATE, Resampler, level_db
 from voiceguide.listen.echo import BLOCK, EchoCanceller
-from voiceguide.listen.recognizer import Heard, Recognizer
+from voiceguide.listen.recognizer import MAX_LEAD, MAX_LEAD_UNCANCELLED, Heard, Recognizer
 
 #: A command takes about this long to say; the gate checks its whole span.
 COMMAND_SECONDS = 1.2
@@ -80,7 +80,9 @@ class Listener:
         mic16 = self.mic_in(mic)
         self._meter(mic16)
         if played is None:
+            self.recognizer.max_lead = MAX_LEAD_UNCANCELLED
             return self._decide(self.recognizer.feed(mic16))
+        self.recognizer.max_lead = MAX_LEAD
         if self.canceller is None:
             self.canceller = EchoCanceller()
         self._mic = np.concatenate([self._mic, mic16])

@@ -50,6 +50,12 @@ CONTEXT = 0.3
 #: commands decoded right −0.4 to −1.4 (most above −1.0), talk −0.4 to −2.8 (most
 #: below −1.2), misheard commands mostly below −1.1.
 MIN_MATCH = -1.1
+#: Seconds of speech decoded before "guide" ("uh") that still count as a hesitation:
+#: with the session cancelled, none (talk runs into "guide", commands do not);
+#: without it the bed and the end of a cue come before "guide" too (measured: up
+#: to 0.52 s before right commands, 0.06-0.65 s before room talk), so more.
+MAX_LEAD = 0.0
+MAX_LEAD_UNCANCELLED = 0.55
 #: pocketsphinx options beyond the defaults.
 DECODER_OPTIONS: dict[str, object] = {}
 
@@ -91,6 +97,8 @@ class Recognizer:
         self.decoder.add_allphone_file("phones", str(Path(get_model_path()) / "en-us-phone.lm.bin"))
         self.decoder.activate_search("commands")
         self.match = 0.0  # the last decoded segment's MIN_MATCH measure
+        self.lead = 0.0  # and its seconds of speech before "guide"
+        self.max_lead = MAX_LEAD
         self.endpointer = endpointer_type(window=0.3, ratio=0.9, vad_mode=vad_mode,
                                           sample_rate=RATE)  # fmt: skip
         self.frame = int(self.endpointer.frame_bytes // 2)
@@ -173,11 +181,18 @@ class Recognizer:
         grammar = self._score(pcm, "commands")
         if grammar is None:
             return []
-        segments = [(_base(s.word), s.start_frame) for s in self.decoder.seg() if _is_word(s.word)]
+        segs = list(self.decoder.seg())
+        segments = [(_base(s.word), s.start_frame) for s in segs if _is_word(s.word)]
+        self.lead = 0.0
+        for s in segs:
+            if _base(s.word) == WAKE:
+                break
+            if _is_word(s.word):
+                self.lead += (s.end_frame - s.start_frame + 1) / 100.0
         words = [w for w, _ in segments]
         self.partial = " ".join(words[-8:])
         found = commands_in(words)
-        if not found or words[0] != WAKE:
+        if not found or self.lead > self.max_lead:
             return []  # speech before "guide": someone talking, not a command
         phones = self._score(pcm, "phones")
         self.match = 1000 * (grammar - (phones or 0.0)) / max(self.decoder.n_frames(), 1)
