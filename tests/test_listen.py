@@ -92,8 +92,18 @@ def test_grammar_only_takes_guide_and_a_command() -> None:
                                       "less", "louder", "softer", "stop"}  # fmt: skip
 
 
-def mic_home(tmp: Path, samples: np.ndarray) -> dict[str, str]:
-    """A HOME whose default ALSA device plays into a file and captures ``samples`` (16 kHz)."""
+def mic_home(tmp: Path, samples: np.ndarray, rate: int = 16_000) -> dict[str, str]:
+    """A HOME whose default ALSA device plays into a file and captures ``samples`` (16 kHz).
+
+    The file plugin reads its ``infile`` as raw samples at whatever rate the
+    stream opens: ``rate`` is that rate (``listen`` opens 16 kHz; ``play``'s
+    duplex stream runs at the session's 44.1 kHz).
+    """
+    if rate != 16_000:
+        from scipy.signal import resample_poly
+
+        g = np.gcd(rate, 16_000)
+        samples = resample_poly(samples, rate // g, 16_000 // g)
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
     infile = tmp / "mic.raw"
@@ -142,7 +152,7 @@ def test_play_listen_stops_when_told(tmp_path: Path) -> None:
     mic[24000 : 24000 + len(stop)] += stop * 0.5
     routine = tmp_path / "short.yaml"
     routine.write_text(SHORT)
-    env = mic_home(tmp_path, mic)
+    env = mic_home(tmp_path, mic, rate=44_100)  # heard through play's own duplex stream
     result = run("play", str(routine), "--listen", env=env, timeout=90)
     assert result.returncode == 0, result.stderr
     assert "stopped at" in result.stderr

@@ -120,8 +120,10 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
     script = for_live(setup.script)
     if point is not None:
         script = _with_recap(script, start, point, setup.voice.rate)
-    sink = _open_sink()
-    voice = _voice() if listen else None  # a missing microphone is one line, before any sound
+    voice = _voice_control() if listen else None
+    sink = _open_sink(capture=voice.on_capture if voice is not None else None)
+    if voice is not None:  # a missing microphone is one line, before any sound
+        _listen_through(voice, sink)
     screen = _terminal()
     spoken = _LiveWarnings(warnings, on_screen=screen)
     session = LiveSession(script, setup.voice, setup.lexicon, setup.settings, start=start,
@@ -149,7 +151,8 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
             if voice is not None:
                 voice.act = player.command  # thread-safe, and confirmed by ear like a key
                 voice.speaking = lambda: _speaking(player)
-                voice.start()
+                if voice.microphone is not None:
+                    voice.start()  # its own microphone; else the stream calls on_capture
             outcome = player.run()
     except _Stopped as stop:
         outcome = Outcome(position=start, finished=False, signal=stop.signum)
@@ -300,8 +303,11 @@ def _key(routine: str) -> str:
     return routine
 
 
-def _open_sink():  # type: ignore[no-untyped-def]
+def _open_sink(capture=None):  # type: ignore[no-untyped-def]
     """One stream for the whole session; simpleaudio where no stream can be opened.
+
+    ``capture`` (voice control's callback) makes the stream duplex, so the
+    microphone arrives with what was playing beside it.
 
     Tests set VOICEGUIDE_PLAY_CLOCK=virtual: ALSA's file device then runs as
     fast as the player, so an hour plays in seconds.
@@ -313,7 +319,7 @@ def _open_sink():  # type: ignore[no-untyped-def]
     paced = os.environ.get("VOICEGUIDE_PLAY_CLOCK") != "virtual"
     if os.environ.get("VOICEGUIDE_SINK") != "simpleaudio":
         try:
-            return open_sink(paced=paced, fallback=False)
+            return open_sink(paced=paced, fallback=False, capture=capture)
         except StreamUnavailable:
             reexec_for_simpleaudio()  # returns only when already re-executed (or it failed)
     return open_sink(paced=paced)
@@ -341,16 +347,25 @@ def find_step(script: Script, query: str):  # type: ignore[no-untyped-def]
     return matches[0]
 
 
-def _voice():  # type: ignore[no-untyped-def]
-    """Voice control with the microphone open; it is told what to steer once the player exists."""
+def _voice_control():  # type: ignore[no-untyped-def]
+    """Voice control; it is told what to steer once the player exists."""
     from voiceguide.listen.voice import VoiceControl
 
-    voice = VoiceControl(act=lambda action: None, speaking=lambda: False)
+    return VoiceControl(act=lambda action: None, speaking=lambda: False)
+
+
+def _listen_through(voice, sink) -> None:  # type: ignore[no-untyped-def]
+    """Hear through the session's own duplex stream (the echo canceller then gets what
+    was played, so commands over the narration are heard); where that stream has no
+    input, or play fell back to simpleaudio, open the microphone on its own (script
+    gate only)."""
+    if getattr(sink, "continuous", False) and getattr(sink, "capture_error", "") is None:
+        voice.use_stream(sink.rate)
+        return
     try:
         voice.open()
     except VoiceguideError as err:
         raise VoiceguideError(f"{err}; play without --listen to use keys only") from None
-    return voice
 
 
 def _speaking(player) -> bool:  # type: ignore[no-untyped-def]

@@ -85,6 +85,15 @@ class VoiceControl:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="listen", daemon=True)
 
+    def use_stream(self, rate: int) -> None:
+        """Be driven by a duplex stream at ``rate`` (its capture callback is :meth:`on_capture`)."""
+        from voiceguide.listen.audio import Resampler
+
+        self.microphone = None
+        self.rate = rate
+        self.listener.mic_in = Resampler(rate)
+        self.listener.played_in = Resampler(rate)
+
     def open(self) -> None:
         """Open the microphone before playback starts: a missing one is a one-line error."""
         assert self.microphone is not None, "driven by a stream: use on_capture"
