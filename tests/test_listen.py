@@ -148,8 +148,10 @@ def test_play_listen_stops_when_told(tmp_path: Path) -> None:
     from support.room import TALKERS, command_clips
 
     stop = dict(command_clips(TALKERS[:1]))["stop"]
-    mic = np.random.default_rng(1).standard_normal(16000 * 6) * 0.002  # a quiet room
-    mic[24000 : 24000 + len(stop)] += stop * 0.5
+    mic = np.random.default_rng(1).standard_normal(16000 * 24) * 0.002  # a quiet room
+    for at in (1.5, 8.0, 14.5, 21.0):  # said again, as a user would, if it was not obeyed
+        i = int(at * 16000)  # (one said while a cue sounds is dropped by the script gate:
+        mic[i : i + len(stop)] += stop * 0.5  # this microphone does not hear the speakers)
     routine = tmp_path / "short.yaml"
     routine.write_text(SHORT)
     env = mic_home(tmp_path, mic, rate=44_100)  # heard through play's own duplex stream
