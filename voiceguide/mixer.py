@@ -26,6 +26,7 @@ import numpy as np
 
 from voiceguide import loudness
 from voiceguide.ambience import CHIME, SESSION_RATE, Bed, bundled_info, load_chime
+from voiceguide.clipbank import ClipBank, Stored
 from voiceguide.script import Script
 
 RATE = SESSION_RATE
@@ -70,62 +71,22 @@ def _tick(peak_db: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Placed:
-    """A clip at a start sample: int16 keeps a long session's clips small."""
+    """A clip at a start sample; its samples stay on disk until a block needs them."""
 
     start: int
-    samples: np.ndarray  # int16 mono
-    powers: np.ndarray
-    peak: float  # true peak, linear, at full scale
+    clip: Stored
 
     @property
     def end(self) -> int:
-        return self.start + len(self.samples)
+        return self.start + self.clip.length
 
+    @property
+    def powers(self) -> np.ndarray:
+        return self.clip.powers
 
-class ClipBank:
-    """Clips by text, stored once as int16 however often they are said."""
-
-    def __init__(self) -> None:
-        self._clips: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
-        self._placeholders: set[str] = set()
-
-    def add(self, text: str, samples: np.ndarray, powers: np.ndarray | None = None) -> None:
-        if text not in self._clips:
-            self._clips[text] = _entry(samples, powers)
-
-    def placeholder(self, text: str, seconds: float, lufs: float = -16.0) -> None:
-        """Silence standing in for a clip not synthesized yet (live playback starts first).
-
-        Its powers say it is as loud as a real clip, so a loudness prediction
-        made before the real clip exists comes out nearly the same.
-        """
-        if text in self._clips:
-            return
-        n = max(1, round(seconds * RATE))
-        powers = np.full(max(1, n // HOP), loudness.lufs_to_power(lufs))
-        self._clips[text] = (np.zeros(n, np.int16), powers, 10 ** (-1 / 20))
-        self._placeholders.add(text)
-
-    def replace(self, text: str, samples: np.ndarray, powers: np.ndarray | None = None) -> None:
-        """Swap in a real clip; one assignment, so a reader on another thread never misses it."""
-        self._clips[text] = _entry(samples, powers)
-        self._placeholders.discard(text)
-
-    def is_real(self, text: str) -> bool:
-        return text in self._clips and text not in self._placeholders
-
-    def get(self, text: str) -> tuple[np.ndarray, np.ndarray, float]:
-        return self._clips[text]
-
-    def duration(self, text: str) -> float:
-        return len(self._clips[text][0]) / RATE
-
-
-def _entry(samples: np.ndarray, powers: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
-    pcm = np.clip(np.round(np.asarray(samples, dtype=np.float32) * 32767.0), -32768, 32767)
-    if powers is None or len(powers) == 0:
-        powers = loudness.hop_powers(samples, RATE)
-    return pcm.astype(np.int16), np.asarray(powers, dtype=np.float64), _true_peak(pcm / 32767.0)
+    @property
+    def peak(self) -> float:
+        return self.clip.peak
 
 
 def _raised_cosine(x: np.ndarray) -> np.ndarray:
@@ -173,7 +134,7 @@ class Mixer:
         self.length = round(script.duration * RATE)
         self.placed = self._place_clips()
         self._starts = [p.start for p in self.placed]
-        self._longest = max((len(p.samples) for p in self.placed), default=0)
+        self._longest = max((p.clip.length for p in self.placed), default=0)
         self.duck_spans = self._duck_spans()
         self._duck_ends = [b for _, b in self.duck_spans]
         self.chimes = self._chime_starts() if self.settings.chime else []
@@ -188,8 +149,7 @@ class Mixer:
         for cue in self.script.cues:
             if not self.clips.is_real(cue.text):  # asked first: a clip arriving meanwhile is
                 missing.add(cue.text)  # then used but still counted missing, never the reverse
-            pcm, powers, peak = self.clips.get(cue.text)
-            placed.append(Placed(round(cue.at * RATE), pcm, powers, peak))
+            placed.append(Placed(round(cue.at * RATE), self.clips.stored(cue.text)))
         placed.sort(key=lambda p: p.start)
         self.missing = frozenset(missing)
         return placed
@@ -396,7 +356,7 @@ class Mixer:
                 break
             a, b = max(p.start, start), min(p.end, start + count)
             if a < b:
-                clip = p.samples[a - p.start : b - p.start] * scale
+                clip = p.clip.read(a - p.start, b - p.start) * scale
                 out[a - start : b - start] += clip[:, None]
                 if peaks is not None:
                     peaks[a - start : b - start] += p.peak

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.ambience import Bed
+from voiceguide.clipbank import release_freed_memory
 from voiceguide.compiler import layout
 from voiceguide.errors import SpeechError, VoiceguideError
 from voiceguide.export import (
@@ -84,6 +85,7 @@ def speak(
             batch = texts[start : start + SPEECH_BATCH]
             for text, clip in speaker.clips(batch).items():
                 bank.add(text, clip.samples, clip.powers)
+            release_freed_memory()  # the batch's arrays: memory stays flat however many cues
             if progress:
                 progress("speech", start + len(batch), len(texts))
         fresh = speaker.engine_calls - before
@@ -253,6 +255,7 @@ def render(
             texts.append(lrc(laid))
         for path, text, side_tmp in zip(sides, texts, side_tmps, strict=True):
             write_into(side_tmp, text, shown=path)
+        mixer.clips.close()  # the clips' temporary file (a crash frees it too: it has no name)
     return RenderResult(
         path=to, script=laid, seconds=time.perf_counter() - started, synthesized=fresh,
         lufs=measured.lufs, peak_db=peak.db, true_peak=measured.true_peak,

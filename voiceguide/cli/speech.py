@@ -9,7 +9,7 @@ as one line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -186,20 +186,32 @@ def say(text: str, output: Path | None, words: bool, **options: Any) -> None:
 
 
 def speak_out(text: str, output: Path | None, options: Mapping[str, Any], fallback: Path) -> None:
-    """Speak ``text`` to ``output``, or play it, or (no sound card) write ``fallback``."""
-    with speaker_from_options(options) as speaker:
-        clip = speaker.clip(text)
-    if output is not None:
-        write_clip(output, clip.samples)
-        click.echo(f"wrote {output} ({clip.duration:.1f} s, voice {speaker.voice_id})")
-        return
-    problem = play_once(clip.samples, CLIP_RATE)
-    if problem:
-        from voiceguide.export import unused_name
+    """Speak ``text`` to ``output``, or play it, or (no sound card) write ``fallback``.
 
-        fallback = unused_name(fallback)
-        write_clip(fallback, clip.samples)
-        click.echo(f"no audio device ({problem}); wrote {fallback} ({clip.duration:.1f} s)")
+    The speech goes out a piece (a few sentences) at a time, so a long text
+    costs no more memory than a short one.
+    """
+    with speaker_from_options(options) as speaker:
+        if output is not None:
+            seconds = write_clip(output, speaker.pieces(text))
+            click.echo(f"wrote {output} ({seconds:.1f} s, voice {speaker.voice_id})")
+            return
+        problem = _play_pieces(speaker.pieces(text))
+        if problem:
+            from voiceguide.export import unused_name
+
+            fallback = unused_name(fallback)
+            seconds = write_clip(fallback, speaker.pieces(text))
+            click.echo(f"no audio device ({problem}); wrote {fallback} ({seconds:.1f} s)")
+
+
+def _play_pieces(pieces: Iterable[np.ndarray]) -> str | None:
+    """Play each piece in turn; why not, when the sound card cannot."""
+    for piece in pieces:
+        problem = play_once(piece, CLIP_RATE)
+        if problem:
+            return problem
+    return None
 
 
 for _param in say.params:  # no bed here: say what --volume does to this clip
@@ -210,11 +222,20 @@ for _param in say.params:  # no bed here: say what --volume does to this clip
         )
 
 
-def write_clip(path: Path, samples: np.ndarray, rate: int = CLIP_RATE) -> None:
-    """Any format by extension, atomically (the bundled ffmpeg does the encoding)."""
-    from voiceguide.export import write_audio
+def write_clip(path: Path, pieces: Iterable[np.ndarray], rate: int = CLIP_RATE) -> float:
+    """Mono pieces to one file, format by extension, atomically; returns its seconds."""
+    from voiceguide.export import write_blocks
 
-    write_audio(path, np.asarray(samples, dtype=np.float32), rate)
+    seconds = 0.0
+
+    def blocks() -> Iterator[np.ndarray]:
+        nonlocal seconds
+        for piece in pieces:
+            seconds += len(piece) / rate
+            yield np.asarray(piece, dtype=np.float32)[:, None]
+
+    write_blocks(path, blocks(), rate, channels=1)
+    return seconds
 
 
 # --------------------------------------------------------------------------- cache

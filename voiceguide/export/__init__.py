@@ -20,6 +20,7 @@ from voiceguide.export.encoders import (
     measure,
     to_pcm16,
     write_audio,
+    write_blocks,
 )
 from voiceguide.export.files import (
     FORMATS,
@@ -70,6 +71,7 @@ __all__ = [
     "to_pcm16",
     "unused_name",
     "write_audio",
+    "write_blocks",
     "write_into",
     "write_subtitles",
     "write_text",

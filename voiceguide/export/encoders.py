@@ -334,10 +334,15 @@ def _close_quietly(stdin: IO[bytes]) -> None:
 def write_audio(path: Path, audio: np.ndarray, rate: int) -> None:
     """A short piece of audio (n, channels) to a file, format by extension, atomically."""
     audio = audio[:, None] if audio.ndim == 1 else audio
+    write_blocks(path, [audio], rate, channels=audio.shape[1])
+
+
+def write_blocks(path: Path, blocks: Iterable[np.ndarray], rate: int, channels: int) -> None:
+    """Audio blocks (n, channels) to a file as they come (a long one is never whole in memory)."""
     fmt = format_of(path)
     with atomic_path(path) as tmp:
-        _run_ffmpeg([audio], tmp, fmt, rate=rate, channels=audio.shape[1],
-                    bitrate=DEFAULT_BITRATE, in_channels=audio.shape[1])  # fmt: skip
+        _run_ffmpeg(blocks, tmp, fmt, rate=rate, channels=channels,
+                    bitrate=DEFAULT_BITRATE, in_channels=channels)  # fmt: skip
 
 
 def to_pcm16(block: np.ndarray) -> np.ndarray:

@@ -128,6 +128,25 @@ class Speaker:
                 progress(len(parts), total)
         return {text: _joined([parts[j.key] for j in js]) for text, js in jobs.items()}
 
+    def pieces(self, text: str) -> Iterator[np.ndarray]:
+        """The clip of ``text`` as consecutive pieces: what :meth:`clip` would join, unjoined.
+
+        A long text is synthesized a group of sentences at a time into the
+        cache, then read back one piece at a time with the pause between them
+        as a piece of its own, so a 20,000-character text never sits in memory
+        whole (joined, it took 2.7 GB).
+        """
+        jobs = self._jobs(text)
+        unique = {job.key: job for job in jobs}
+        missing = [job for key, job in unique.items() if not self.cache.path_for(key).is_file()]
+        for _ in self._synthesize(missing):  # into the cache; read back below, a piece at a time
+            pass
+        for i, job in enumerate(jobs):
+            clip = self.cache.load(job.key) or self._run(job)  # gone meanwhile: made again
+            if i:
+                yield np.zeros(round(PIECE_GAP * clip.rate), np.float32)
+            yield clip.samples
+
     def start(self) -> None:
         """Start the worker processes now without waiting (~1 s boot, in the background).
 
