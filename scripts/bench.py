@@ -10,6 +10,8 @@
     .venv/bin/python scripts/bench.py --key-latency  # key press to earcon and words, live
     .venv/bin/python scripts/bench.py --tick     # the --tempo tick against each bed
     .venv/bin/python scripts/bench.py --first-sound --engine piper  # live first sound
+    .venv/bin/python scripts/bench.py --flat-memory --engine pyttsx3  # issue 14's memory
+    .venv/bin/python scripts/bench.py --render-speed  # issue 8: 60 min cold/warm vs ffmpeg
     .venv/bin/python scripts/bench.py loudness   # delivered loudness, every format (issue 12)
     .venv/bin/python scripts/bench.py mono       # 64 kbps mono against 128 kbps stereo
 
@@ -846,6 +848,115 @@ def user_bed(env: dict[str, str], minutes: int = 60) -> dict[str, object]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+MEASURE_SELF = r"""
+import json, os, resource, sys, time
+from voiceguide.cli import main
+t = time.perf_counter()
+try:
+    main(args=sys.argv[1:], prog_name="voiceguide", standalone_mode=False)
+finally:
+    usage = {"seconds": time.perf_counter() - t,
+             "main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+             "workers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    with open(os.environ["VOICEGUIDE_BENCH_OUT"], "w") as f:
+        json.dump(usage, f)
+"""
+
+
+def run_split(args: list[str], env: dict[str, str], work: Path) -> dict[str, float]:
+    """`voiceguide ARGS`: wall seconds, the voiceguide process's own peak RSS (the mixer's)
+    and the largest child's (a speech worker or ffmpeg), in MB."""
+    out = work / "usage.json"
+    subprocess.run([PY, "-c", MEASURE_SELF, *args], env={**env, "VOICEGUIDE_BENCH_OUT": str(out)},
+                   check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    usage = json.loads(out.read_text())
+    return {k: round(v, 1) for k, v in usage.items()}
+
+
+def many_steps_routine(path: Path, steps: int) -> Path:
+    """A routine of ``steps`` steps, each with its own sentence (so its own clip)."""
+    from voiceguide.compiler import Options, compile
+    from voiceguide.routine import builtin_ids, load_builtin
+
+    lines = [c.text for r in builtin_ids() for c in compile(load_builtin(r), Options()).cues
+             if len(c.text) > 40]  # fmt: skip
+    lines = list(dict.fromkeys(lines))
+    rows = ["voiceguide: 1", f"title: {steps} steps", "steps:"]
+    for n in range(steps):
+        say = f"Step {n + 1}. {lines[n % len(lines)]}".replace('"', "'")
+        rows += [f"  - title: Step {n + 1}", f'    say: "{say}"', "    duration: 30s"]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def flat_memory(env: dict[str, str], work: Path) -> dict[str, object]:
+    """Issue 14's memory targets: routines of 30 and 300 steps rendered to MP3 (cold, then
+    warm), a 20,000-character `say`, and a 60-minute user bed (render and first sound)."""
+    report: dict[str, object] = {}
+    for steps in (30, 300):
+        routine = many_steps_routine(work / f"steps{steps}.yaml", steps)
+        args = ["render", str(routine), "-q", "-o", str(work / f"steps{steps}.mp3")]
+        report[f"steps_{steps}"] = {"cold": run_split(args, env, work),
+                                    "warm": run_split(args, env, work)}  # fmt: skip
+        print(steps, json.dumps(report[f"steps_{steps}"]), flush=True)
+    args = ["say", _long_text(20_000), "-o", str(work / "long.wav")]
+    report["say_20000_chars"] = {"cold": run_split(args, env, work),
+                                 "warm": run_split(args, env, work)}  # fmt: skip
+    print(json.dumps(report["say_20000_chars"]), flush=True)
+    report["user_bed"] = user_bed(env)
+    print(json.dumps(report["user_bed"]), flush=True)
+    return report
+
+
+def _long_text(chars: int) -> str:
+    from voiceguide.compiler import Options, compile
+    from voiceguide.routine import builtin_ids, load_builtin
+
+    lines = list(dict.fromkeys(c.text for r in builtin_ids()
+                               for c in compile(load_builtin(r), Options()).cues))  # fmt: skip
+    text = ""
+    while len(text) < chars:
+        text += " ".join(lines)[: chars - len(text)] + " "
+    return text.strip()
+
+
+def render_speed(env: dict[str, str], work: Path, minutes: int = 60) -> dict[str, object]:
+    """Issue 8's render speed: a cold and a warm `render` against ffmpeg encoding the same
+    session's PCM alone, with the time speech synthesis alone takes (a fresh cache) and
+    the loudness check of the written file alone."""
+    from voiceguide.export import measure
+
+    args = ["render", ROUTINE, "--length", f"{minutes}m", "-q", "-o", str(work / "s.mp3")]
+    cold = run_split(args, env, work)
+    warm = run_split(args, env, work)
+    seconds = session_pcm(minutes, work / "session.raw", env)
+    alone = ffmpeg_alone(work / "session.raw", work / "alone.mp3")
+    (work / "session.raw").unlink()
+    t = time.perf_counter()
+    measure(work / "s.mp3")
+    check = time.perf_counter() - t
+    code = ("import sys, time\n"
+            "from voiceguide.compiler import Options, compile\n"
+            "from voiceguide.render import speak\n"
+            "from voiceguide.routine import load_routine\n"
+            "from voiceguide.speech import VoiceSettings\n"
+            f"s = compile(load_routine('{ROUTINE}'), Options(length={minutes * 60}))\n"
+            "t = time.perf_counter()\n"
+            "speak(s, VoiceSettings())\n"
+            "print(time.perf_counter() - t)\n")  # fmt: skip
+    fresh = {**env, "VOICEGUIDE_CACHE_DIR": str(work / "fresh-cache")}
+    out = subprocess.run([PY, "-c", code], env=fresh, check=True, capture_output=True, text=True)
+    speech = float(out.stdout.strip().splitlines()[-1])
+    return {
+        "session_minutes": round(seconds / 60, 1), "ffmpeg_alone_s": round(alone, 1),
+        "cold": cold, "warm": warm, "speech_alone_s": round(speech, 1),
+        "loudness_check_s": round(check, 1),
+        "cold_ratio": round(cold["seconds"] / alone, 2),
+        "warm_ratio": round(warm["seconds"] / alone, 2),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+    }  # fmt: skip
+
+
 DELIVERED_CODE = r"""
 import json, sys
 from pathlib import Path
@@ -1057,6 +1168,16 @@ def main() -> None:
         action="store_true",
         help="only live first sound (cold and warm speech cache) with --engine",
     )
+    parser.add_argument(
+        "--flat-memory",
+        action="store_true",
+        help="only issue 14's memory targets (300 steps, a long say, a user bed)",
+    )
+    parser.add_argument(
+        "--render-speed",
+        action="store_true",
+        help="only issue 8's render speed (60 minutes cold and warm, ffmpeg alone)",
+    )
     parser.add_argument("what", nargs="?", choices=["all", "loudness", "mono"], default="all",
                         help="loudness: delivered-file loudness per routine, format, bitrate; "
                         "mono: 64 kbps mono against 128 kbps stereo")  # fmt: skip
@@ -1116,6 +1237,13 @@ def main() -> None:
         "machine": f"{os.cpu_count()} cores",
         "python": sys.version.split()[0],
     }
+    if args.flat_memory or args.render_speed:
+        try:
+            what = flat_memory if args.flat_memory else render_speed
+            print(json.dumps(what(env, work), indent=2))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if args.user_bed:
         try:
             print(json.dumps(user_bed(env), indent=2))

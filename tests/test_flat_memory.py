@@ -78,3 +78,11 @@ def test_clips_read_back_exactly_and_the_file_goes_with_the_bank(tmp_path: Path)
             assert np.array_equal(stored.read(100, 300), want[100:300])
         assert not bank.get("later")[0].any() and bank.duration("later") == 0.5
         assert not list(tmp_path.iterdir()), "the clips' file must have no name"
+
+
+def test_an_unusable_cache_folder_sends_the_clips_to_the_temp_folder(tmp_path: Path) -> None:
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    samples = np.linspace(-0.5, 0.5, 22050, dtype=np.float32)
+    with ClipBank(tmp_path / "cache" / "clips") as bank:
+        bank.add("line", samples)
+        assert np.array_equal(bank.get("line")[0], np.round(samples * 32767.0).astype(np.int16))
