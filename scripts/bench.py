@@ -857,7 +857,7 @@ try:
 finally:
     usage = {"seconds": time.perf_counter() - t,
              "main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-             "workers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+             "largest_child_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
     with open(os.environ["VOICEGUIDE_BENCH_OUT"], "w") as f:
         json.dump(usage, f)
 """
@@ -865,7 +865,8 @@ finally:
 
 def run_split(args: list[str], env: dict[str, str], work: Path) -> dict[str, float]:
     """`voiceguide ARGS`: wall seconds, the voiceguide process's own peak RSS (the mixer's)
-    and the largest child's (a speech worker or ffmpeg), in MB."""
+    and the largest child's (a speech worker or ffmpeg; a forked child counts its parent's size at
+    the fork), in MB."""
     out = work / "usage.json"
     subprocess.run([PY, "-c", MEASURE_SELF, *args], env={**env, "VOICEGUIDE_BENCH_OUT": str(out)},
                    check=True, stdout=subprocess.DEVNULL)  # fmt: skip
