@@ -7,7 +7,6 @@ of the others (the compiler never hears audio, the mixer never synthesizes).
 from __future__ import annotations
 
 import datetime
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -147,38 +146,12 @@ def prepare(
     (:func:`speakable`); what was replaced is added to the script's warnings.
     """
     settings = settings or MixSettings()  # the voice's volume is in its clips already
-    beds = _Beside(load_beds, script)  # a user's bed decodes while the speech is made
     with Speaker(voice, lexicon=lexicon) as speaker:
         script, warnings = speakable(script, speaker.language, speaker.voice_id)
         bank, fresh = speak(script, voice, lexicon, progress, speaker=speaker)
     laid = layout(script, [bank.duration(c.text) for c in script.cues])
     laid = replace(laid, warnings=laid.warnings + warnings) if warnings else laid
-    return Mixer(laid, bank, beds.result(), settings), fresh
-
-
-class _Beside:
-    """``fn(*args)`` on a thread of its own; :meth:`result` waits for it (and raises its error).
-
-    A daemon thread, so Ctrl-C during speech does not wait for it to finish.
-    """
-
-    def __init__(self, fn: Callable[..., object], *args: object) -> None:
-        self._value: object = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(fn, *args), daemon=True)
-        self._thread.start()
-
-    def _run(self, fn: Callable[..., object], *args: object) -> None:
-        try:
-            self._value = fn(*args)
-        except BaseException as exc:  # handed to the caller of result()
-            self._error = exc
-
-    def result(self):  # type: ignore[no-untyped-def]
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
+    return Mixer(laid, bank, load_beds(laid), settings), fresh
 
 
 @dataclass(frozen=True)
