@@ -681,13 +681,13 @@ def live_stream(seconds: int, env: dict[str, str], beside: bool) -> dict[str, ob
         f"    def poll(self): return ['q'] if sink.played() >= {seconds} * 44100 else []\n"
         "sink = Tap(); sink.open()\n"
         "c0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.monotonic()\n"
-        "Player(sess, sink, keys=Quit()).run()\n"
+        "outcome = Player(sess, sink, keys=Quit()).run()\n"
         "c1 = resource.getrusage(resource.RUSAGE_SELF); wall = time.monotonic() - t0\n"
         "cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)\n"
         "np.save(sys.argv[1], np.concatenate(sink.tape))\n"
         "print(json.dumps({'cpu_percent': 100 * cpu / wall, 'wall_s': wall,\n"
         "                  'underruns': sink.underruns, 'streams_opened': sink.streams_opened,\n"
-        "                  'latency_s': sink.latency}))\n"
+        "                  'latency_s': sink.latency, 'error': str(outcome.error or '')}))\n"
     )
     load = None
     try:

@@ -70,8 +70,11 @@ CHANNELS = 2
 LATENCY = 0.12
 #: How long the callback waits for a late player before it plays silence.
 STARVE_WAIT = 0.25
-#: A device that has not asked for samples for this long has gone away.
-STALL = 2.0
+#: A device that has not asked for samples for this long has gone away. Long enough that a
+#: loaded machine's late callbacks are not taken for a lost device (2 s was, under load).
+STALL = 6.0
+#: How long closing a stream may take before the device is taken for hung.
+RELEASE_WAIT = 2.0
 #: With ``pace``, how far the device may run ahead of the wall clock (plus 0.1 %).
 LEAD = 1.0
 
@@ -119,6 +122,7 @@ class StreamSink:
         self._last_call = 0.0
         self._stderr: _QuietStderr | None = None
         self._listener: _Listener | None = None
+        self._stuck = False  # PortAudio did not let go of a dead device (see _release)
 
     # -- opening and closing
 
@@ -175,10 +179,7 @@ class StreamSink:
                 if time.monotonic() > until:
                     break
                 self._cond.wait(0.02)
-        if self._stream is not None and self._failed is None:
-            with contextlib.suppress(Exception):
-                self._stream.stop()
-        self.close()
+        self._release("stop" if self._failed is None else "abort")
 
     def stop(self) -> None:
         """Close at once, dropping what is queued (after a fault)."""
@@ -187,20 +188,42 @@ class StreamSink:
             self._fifo.clear()
             self._queued = 0
             self._cond.notify_all()
-        if self._stream is not None:
-            with contextlib.suppress(Exception):
-                self._stream.abort()
-        self.close()
+        self._release("abort")
 
     def close(self) -> None:
-        if self._stream is not None:
-            with contextlib.suppress(Exception):
-                self._stream.close()
-            self._stream = None
+        self._release("close")
+
+    def _release(self, how: str) -> None:
+        """Stop (or abort) and close the PortAudio stream, but never wait on a dead server.
+
+        With its sound server gone, PortAudio's abort can block for ever (seen
+        with PipeWire killed mid-session), which would hang `play` after its
+        error line and before the resume point is saved. So it runs on a
+        daemon thread given a moment; if it is stuck, PortAudio is left to
+        the process's end, and sounddevice's exit handler (which would wait on
+        the same stream) is dropped.
+        """
+        stream, self._stream = self._stream, None
+        if stream is not None:
+
+            def finish() -> None:
+                for step in dict.fromkeys((how, "close")):
+                    with contextlib.suppress(Exception):
+                        getattr(stream, step)()
+
+            worker = threading.Thread(target=finish, name="stream-close", daemon=True)
+            worker.start()
+            worker.join(RELEASE_WAIT + (2 * self.latency + 0.5 if how == "stop" else 0.0))
+            if worker.is_alive():
+                self._stuck = True
+                _forget_portaudio_at_exit()
+        self._close_helpers()
+
+    def _close_helpers(self) -> None:
         if self._listener is not None:
             self._listener.stop()
             self._listener = None
-        if self._stderr is not None:
+        if self._stderr is not None and not self._stuck:  # a stuck ALSA may still print
             self._stderr.stop()
             self._stderr = None
 
@@ -391,6 +414,16 @@ class _QuietStderr:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _forget_portaudio_at_exit() -> None:
+    """A stuck stream would hang sounddevice's exit handler (it stops and closes it)."""
+    import atexit
+
+    with contextlib.suppress(Exception):
+        import sounddevice
+
+        atexit.unregister(sounddevice._exit_handler)
 
 
 def _first_line(err: BaseException) -> str:

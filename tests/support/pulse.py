@@ -14,9 +14,13 @@ every aplay and 140 ms of a PortAudio stream that the sink itself did play.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import select
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -95,16 +99,52 @@ class PrivatePulse:
                 self.proc.wait()
         self.proc = None
 
-    def record(self, path: Path) -> subprocess.Popen:
+    def record(self, path: Path) -> FifoRecorder:
         """Start recording what the sink plays, raw 16-bit stereo (stop with terminate)."""
-        with path.open("wb") as out:
-            return subprocess.Popen(["cat", str(self.fifo)], stdout=out)
+        return FifoRecorder(self.fifo, path)
 
     def sink_inputs(self) -> list[str]:
         """The ids of the playback streams the server has now."""
         out = subprocess.run(["pactl", "list", "short", "sink-inputs"], env=self.env,
                              capture_output=True, text=True)  # fmt: skip
         return [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
+
+
+class FifoRecorder:
+    """Copies a sink's FIFO into a file on a thread, through a pipe of a megabyte.
+
+    A FIFO holds 64 KiB (0.37 s of sound) by default: on a loaded machine a
+    reader that is late that long makes the sink's writes fail, and the
+    recording would lose sound the sink did play. A megabyte holds 6 s.
+    """
+
+    def __init__(self, fifo: Path, path: Path) -> None:
+        self._fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(self._fd, 1031, 1 << 20)  # F_SETPIPE_SZ
+        self._out = path.open("wb")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._copy, daemon=True)
+        self._thread.start()
+
+    def _copy(self) -> None:
+        while True:
+            ready, _, _ = select.select([self._fd], [], [], 0.05)
+            chunk = b""
+            if ready:
+                with contextlib.suppress(BlockingIOError):
+                    chunk = os.read(self._fd, 1 << 20)
+                self._out.write(chunk)
+            if self._stop.is_set() and not chunk:
+                return
+
+    def terminate(self) -> None:
+        self._stop.set()
+
+    def wait(self) -> None:
+        self._thread.join()
+        self._out.close()
+        os.close(self._fd)
 
 
 def lag_of(haystack: np.ndarray, needle: np.ndarray) -> int:
