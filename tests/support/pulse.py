@@ -128,15 +128,13 @@ class FifoRecorder:
         self._thread.start()
 
     def _copy(self) -> None:
-        while True:
+        while not self._stop.is_set():  # the sink writes all the time (silence too)
             ready, _, _ = select.select([self._fd], [], [], 0.05)
-            chunk = b""
             if ready:
                 with contextlib.suppress(BlockingIOError):
-                    chunk = os.read(self._fd, 1 << 20)
-                self._out.write(chunk)
-            if self._stop.is_set() and not chunk:
-                return
+                    self._out.write(os.read(self._fd, 1 << 20))
+        with contextlib.suppress(BlockingIOError):  # what the pipe holds at the stop
+            self._out.write(os.read(self._fd, 1 << 20))
 
     def terminate(self) -> None:
         self._stop.set()
