@@ -77,8 +77,9 @@ class StreamClock:
         return self.sink.played() / self.sink.rate
 
     def sleep_until(self, t: float) -> None:
-        target = t * self.sink.rate
-        while self.sink.played() < target - 0.5 and self.sink.buffered():
+        # the very comparison the player makes (now() >= t): a tolerance here let the
+        # player spin until the next callback whenever a deadline sat a rounding error away
+        while self.now() < t and self.sink.buffered():
             self.sink.wait(0.05)  # woken by every device callback; raises if the device died
 
 
