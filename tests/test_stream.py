@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -154,27 +153,8 @@ def test_through_pulseaudio_one_stream_plays_what_was_written_with_a_pause(
     if why_not is not None:
         pytest.skip(why_not)
     with pulse.PrivatePulse(tmp_path_factory.mktemp("pulse")) as server:
-        recorder = server.record(tmp_path / "rec.raw")
-        seen: set[str] = set()
-        done = threading.Event()
-
-        def watch() -> None:
-            while not done.is_set():
-                seen.update(server.sink_inputs())
-                time.sleep(0.25)
-
-        watcher = threading.Thread(target=watch)
-        try:
-            time.sleep(0.3)  # the recorder is connected before the first sound
-            watcher.start()
+        with pulse.recording(server, tmp_path / "rec.raw") as seen:
             result = feed(server.env, tmp_path, start=66.0, end=79.0, pause=[5.0, 7.0], pace=True)
-            time.sleep(1.0)  # the server's own buffer reaches the monitor, and parec writes it
-        finally:
-            done.set()
-            recorder.terminate()
-            recorder.wait()
-            if watcher.is_alive():
-                watcher.join()
         assert result["error"] is None and result["opened"] == 1
         assert "ALSA lib" not in result["stderr"]
         stream = result["stream"] / 32767.0
@@ -245,30 +225,11 @@ def test_the_player_through_pulseaudio_is_one_stream_on_the_device_clock(
 
     keys = [[4.0, "n"], [7.0, "space"], [9.0, "space"], [13.0, "q"]]
     with pulse.PrivatePulse(tmp_path_factory.mktemp("pulse")) as server:
-        recorder = server.record(tmp_path / "rec.raw")
-        seen: set[str] = set()
-        done = threading.Event()
-
-        def watch() -> None:
-            while not done.is_set():
-                seen.update(server.sink_inputs())
-                time.sleep(0.25)
-
-        watcher = threading.Thread(target=watch)
-        try:
-            time.sleep(0.3)
-            watcher.start()
+        with pulse.recording(server, tmp_path / "rec.raw") as seen:
             started = time.monotonic()
             result, written = run_driver(tmp_path, SHORT, env=server.env, paced=True, keys=keys,
                                          start=20.0)  # fmt: skip
             took = time.monotonic() - started
-            time.sleep(1.0)
-        finally:
-            done.set()
-            recorder.terminate()
-            recorder.wait()
-            if watcher.is_alive():
-                watcher.join()
         recording = np.fromfile(tmp_path / "rec.raw", dtype="<i2").reshape(-1, 2)
         report = {**pulse.compare(recording, written), "sink_inputs": len(seen)}
         troubled = report["gaps"] or report["sink_inputs"] != 1

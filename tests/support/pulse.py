@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,33 @@ class PrivatePulse:
         out = subprocess.run(["pactl", "list", "short", "sink-inputs"], env=self.env,
                              capture_output=True, text=True)  # fmt: skip
         return [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def recording(server: PrivatePulse, path: Path) -> Iterator[set[str]]:
+    """Record what ``server`` plays into ``path`` while the block runs; yields the ids of
+    every playback stream seen meanwhile (filled in as they come)."""
+    recorder = server.record(path)
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.update(server.sink_inputs())
+            time.sleep(0.25)
+
+    watcher = threading.Thread(target=watch)
+    try:
+        time.sleep(0.3)  # the recorder is reading before the first sound
+        watcher.start()
+        yield seen
+        time.sleep(1.0)  # the server's own buffer reaches the sink
+    finally:
+        done.set()
+        recorder.terminate()
+        recorder.wait()
+        if watcher.is_alive():
+            watcher.join()
 
 
 class FifoRecorder:
