@@ -146,6 +146,31 @@ def control_gaps(server: pulse.PrivatePulse, tmp: Path, stream: np.ndarray) -> i
     return pulse.compare(recording, stream)["gaps"]
 
 
+def judged(server: pulse.PrivatePulse, tmp: Path, written: np.ndarray, seen: set[str]) -> dict:
+    """The recording against what was written; a skip when paplay could not do better.
+
+    Each underrun makes ALSA's pulse plugin open the server stream again (a new
+    sink input): on a machine too loaded to keep any client fed, the test
+    cannot judge us.
+    """
+    recording = np.fromfile(tmp / "rec.raw", dtype="<i2").reshape(-1, 2)
+    report = {**pulse.compare(recording, written), "sink_inputs": len(seen)}
+    troubled = report["gaps"] or report["sink_inputs"] != 1
+    if troubled and control_gaps(server, tmp, written):
+        pytest.skip(f"this machine is too loaded for real-time sound: paplay's own copy "
+                    f"had gaps too (ours: {report})")  # fmt: skip
+    return report
+
+
+def assert_one_clean_stream(report: dict) -> None:
+    """One sink input, no gaps, dips, doubled audio or drift; the server passed it untouched."""
+    assert report["sink_inputs"] == 1, report
+    assert report["gaps"] == 0 and report["doubled"] == 0, report
+    assert report["worst_10ms_db"] <= 0.5, report
+    assert abs(report["drift_ms"]) < 1.0, report
+    assert report["max_error_lsb"] <= 1.0, report
+
+
 def test_through_pulseaudio_one_stream_plays_what_was_written_with_a_pause(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
@@ -157,20 +182,8 @@ def test_through_pulseaudio_one_stream_plays_what_was_written_with_a_pause(
             result = feed(server.env, tmp_path, start=66.0, end=79.0, pause=[5.0, 7.0], pace=True)
         assert result["error"] is None and result["opened"] == 1
         assert "ALSA lib" not in result["stderr"]
-        stream = result["stream"] / 32767.0
-        recording = np.fromfile(tmp_path / "rec.raw", dtype="<i2").reshape(-1, 2)
-        report = {**pulse.compare(recording, stream), "sink_inputs": len(seen)}
-        # Each underrun makes ALSA's pulse plugin open the server stream again (a new sink
-        # input): on a machine too loaded to keep any client fed, the test cannot judge us.
-        troubled = report["gaps"] or report["sink_inputs"] != 1
-        if troubled and control_gaps(server, tmp_path, stream):
-            pytest.skip(f"this machine is too loaded for real-time sound: paplay's own copy "
-                        f"had gaps too (ours: {report})")  # fmt: skip
-    assert report["sink_inputs"] == 1, report  # one stream the whole time, open in the pause
-    assert report["gaps"] == 0 and report["doubled"] == 0, report
-    assert report["worst_10ms_db"] <= 0.5, report
-    assert abs(report["drift_ms"]) < 1.0, report
-    assert report["max_error_lsb"] <= 1.0, report  # the server passed it on untouched
+        report = judged(server, tmp_path, result["stream"] / 32767.0, seen)
+    assert_one_clean_stream(report)  # one stream the whole time, open in the pause
 
 
 CAPTURE = """
@@ -230,20 +243,11 @@ def test_the_player_through_pulseaudio_is_one_stream_on_the_device_clock(
             result, written = run_driver(tmp_path, SHORT, env=server.env, paced=True, keys=keys,
                                          start=20.0)  # fmt: skip
             took = time.monotonic() - started
-        recording = np.fromfile(tmp_path / "rec.raw", dtype="<i2").reshape(-1, 2)
-        report = {**pulse.compare(recording, written), "sink_inputs": len(seen)}
-        troubled = report["gaps"] or report["sink_inputs"] != 1
-        if troubled and control_gaps(server, tmp_path, written):
-            pytest.skip(f"this machine is too loaded for real-time sound: paplay's own copy "
-                        f"had gaps too (ours: {report})")  # fmt: skip
+        report = judged(server, tmp_path, written, seen)
     assert result["error"] is None and not result["finished"]
     played = result["played"]
     size = played[0]["samples"]
     assert [round(p["deadline"] * RATE) for p in played] == [i * size for i in range(len(played))]
     assert 13.0 < len(written) / RATE < 13.0 + 0.1 + 0.5  # quit at 13 s, then the fade
     assert took > len(written) / RATE  # the device's clock paced it: real time
-    assert report["sink_inputs"] == 1, report  # one stream, open through the pause
-    assert report["gaps"] == 0 and report["doubled"] == 0, report
-    assert report["worst_10ms_db"] <= 0.5, report
-    assert abs(report["drift_ms"]) < 1.0, report
-    assert report["max_error_lsb"] <= 1.0, report
+    assert_one_clean_stream(report)  # one stream, open through the pause
