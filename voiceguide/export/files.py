@@ -11,9 +11,12 @@ import contextlib
 import fcntl
 import os
 import re
+import secrets
+import stat
+import string
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +45,11 @@ def format_of(path: Path) -> str:
     return fmt
 
 
-#: Our temporary files: ``.NAME.XXXXXXXX.part.EXT`` (and ``….audio`` beside an MP3's).
-_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?(\.audio)?$")
+#: Our temporary files: ``.NAME.XXXXXXXX.part.EXT`` (and ``….audio`` beside an MP3's,
+#: ``….keep`` for the old file a commit holds until every output is in place).
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?(\.audio|\.keep)?$")
+_KEEP = ".keep"
+_KEPT_NAME = re.compile(r"^\.(.+)\.[A-Za-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?\.keep$")
 #: A temp younger than this may be between its creation and its lock: never swept.
 _SWEEP_MIN_AGE = 2.0
 
@@ -112,11 +118,22 @@ def sweep_stale_temps(folder: Path) -> list[Path]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its writer lives
                 if os.fstat(fd).st_ino == os.stat(entry.path, follow_symlinks=False).st_ino:
-                    os.unlink(entry.path)
+                    _clear(Path(entry.path))
                     removed.append(Path(entry.path))
             finally:
                 os.close(fd)
     return removed
+
+
+def _clear(path: Path) -> None:
+    """Remove a stale temp; an old file a killed commit had set aside goes back in its place
+    if nothing took that place (else the commit got that far, and the old file is not needed)."""
+    kept = _KEPT_NAME.match(path.name)
+    target = path.with_name(kept.group(1)) if kept else None
+    if target is not None and not os.path.lexists(target):
+        os.rename(path, target)
+    else:
+        os.unlink(path)
 
 
 @contextlib.contextmanager
@@ -138,11 +155,7 @@ def atomic_paths(*targets: Path) -> Iterator[list[Path]]:
         for real in reals:
             temps.append(_Temp.beside(real))
         yield [temp.path for temp in temps]
-        for shown, real, temp in zip(targets, reals, temps, strict=True):
-            try:
-                os.replace(temp.path, real)
-            except OSError as err:
-                raise VoiceguideError(f"{shown}: cannot write there ({err.strerror})") from None
+        _commit(targets, reals, [temp.path for temp in temps])
     except BaseException:
         for temp in temps:
             temp.discard()
@@ -150,6 +163,127 @@ def atomic_paths(*targets: Path) -> Iterator[list[Path]]:
     finally:
         for temp in temps:
             temp.close()
+
+
+def _commit(shown: Sequence[Path], reals: Sequence[Path], temps: Sequence[Path]) -> None:
+    """Rename every temp onto its target, all or none.
+
+    Each existing target is first kept under a locked ``.keep`` name beside it
+    (a hard link, so the target never goes missing). If any rename fails (or
+    Ctrl-C comes between two), the targets already replaced get their old file
+    back, or are removed if there was none, and the error names the file that
+    failed. Either way no ``.keep`` is left; one a SIGKILL leaves is unlocked,
+    and the next sweep of the folder clears it (:func:`sweep_stale_temps`).
+    """
+    kept: list[_Kept | None] = []
+    done = 0
+    try:
+        kept.extend(_Kept.beside(real) for real in reals)
+        for target, real, temp, keep in zip(shown, reals, temps, kept, strict=True):
+            try:
+                if keep is not None:
+                    keep.set_aside()
+                os.replace(temp, real)
+            except OSError as err:
+                raise VoiceguideError(f"{target}: cannot write there ({err.strerror})") from None
+            done += 1
+    except BaseException:
+        _roll_back(reals, kept, done)
+        raise
+    finally:
+        for keep in kept:
+            if keep is not None:
+                keep.discard()
+
+
+def _roll_back(reals: Sequence[Path], kept: Sequence[_Kept | None], done: int) -> None:
+    """Put back what the first ``done`` targets held before the commit (and the next one,
+    if it was renamed aside when its own rename failed)."""
+    if done < len(kept) and kept[done] is not None:
+        with contextlib.suppress(OSError):
+            kept[done].put_back(only_if_aside=True)  # type: ignore[union-attr]
+    for real, keep in reversed(list(zip(reals[:done], kept[:done], strict=True))):
+        with contextlib.suppress(OSError):
+            if keep is None:
+                os.unlink(real)  # there was no file: there is none again
+            else:
+                keep.put_back()
+
+
+@dataclass
+class _Kept:
+    """An existing target's old file, kept beside it under a locked temp name during a commit.
+
+    A hard link keeps the target in place meanwhile; where the file system has
+    none (FAT on a phone or a card), the target is renamed aside just before its
+    replacement arrives instead.
+    """
+
+    target: Path
+    path: Path
+    fd: int
+    #: "linked": a second name of the target; "unmade": nothing at path yet; "aside": the
+    #: old file's only name; "restored": back at the target; "stuck": could not be put back
+    #: (left for the sweep, which restores it if the target is missing)
+    state: str
+
+    @classmethod
+    def beside(cls, target: Path) -> _Kept | None:
+        if not os.path.lexists(target):
+            return None
+        if not stat.S_ISREG(os.stat(target, follow_symlinks=False).st_mode):
+            return None  # a folder or a device is never replaced: its rename fails, untouched
+        fd = _locked(target)  # the lock comes with the inode: the new name is locked at birth
+        for _ in range(100):
+            name = target.parent / f".{target.name}.{_random_tag()}.part{target.suffix}{_KEEP}"
+            try:
+                os.link(target, name, follow_symlinks=False)
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links here: renamed aside at the last moment
+                return cls(target, name, fd, "unmade")
+            return cls(target, name, fd, "linked")
+        if fd >= 0:
+            os.close(fd)
+        raise VoiceguideError(f"{target}: cannot write there (no free temporary name)")
+
+    def set_aside(self) -> None:
+        if self.state == "unmade":
+            os.replace(self.target, self.path)
+            self.state = "aside"
+
+    def put_back(self, only_if_aside: bool = False) -> None:
+        if self.state == "aside" or (self.state == "linked" and not only_if_aside):
+            try:
+                os.replace(self.path, self.target)
+            except OSError:
+                self.state = "stuck"
+                raise
+            self.state = "restored"
+
+    def discard(self) -> None:
+        if self.state in ("linked", "aside"):
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _random_tag() -> str:
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(8))
+
+
+def _locked(path: Path) -> int:
+    """An fd holding ``flock`` on the file, so a sweep meanwhile leaves its other names
+    alone (-1 if it cannot be opened: then no sweep can open it either)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return -1
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
 
 
 @contextlib.contextmanager
