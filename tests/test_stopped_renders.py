@@ -42,11 +42,11 @@ def _is_ffmpeg(pid: int) -> bool:
         return False
 
 
-def _start(folder: Path, *args: str) -> subprocess.Popen[str]:
+def _start(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "voiceguide", "render", *args, "-q"],
         cwd=folder, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a hang dumps its stacks (SIGABRT)
+        env={**os.environ, "PYTHONFAULTHANDLER": "1", **(env or {})},  # a hang dumps its stacks
     )  # fmt: skip
 
 
@@ -192,11 +192,14 @@ def test_a_stop_during_speech_synthesis_exits_within_a_second(
 
 
 def test_sigkill_during_an_m4b_encode_leaves_only_temps_the_sweep_removes(folder: Path) -> None:
-    """The M4B chapters file (ffmpeg reads it during the encode) is not left in the folder."""
+    """The M4B chapters (ffmpeg reads them during the encode) are left nowhere: not in the
+    folder, not in the system temp folder (they come from a file without a name)."""
     from voiceguide.export.files import _TEMP_NAME
 
+    system_temp = folder / "system-temp"
+    system_temp.mkdir()
     before = set(os.listdir(folder))
-    proc = _start(folder, "long.yaml", "-o", "book.m4b")
+    proc = _start(folder, "long.yaml", "-o", "book.m4b", env={"TMPDIR": str(system_temp)})
     try:
         deadline = time.monotonic() + 90
         while not any(p.stat().st_size > 0 for p in folder.glob(".book.m4b.*.part.m4b")):
@@ -208,6 +211,7 @@ def test_sigkill_during_an_m4b_encode_leaves_only_temps_the_sweep_removes(folder
     left = sorted(set(os.listdir(folder)) - before)
     assert left, "SIGKILL during the encode leaves the audio temp (the case being tested)"
     assert all(_TEMP_NAME.match(name) for name in left), left
+    assert os.listdir(system_temp) == []
 
 
 def test_say_stopped_by_sigterm_during_synthesis_exits_at_once(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ to mix and how much more peak headroom to leave for each format, and
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import signal
@@ -219,21 +218,19 @@ def _encode_m4b(
     blocks: Iterable[np.ndarray], out: Path, rate: int, channels: int, bitrate: int,
     chapters: Sequence[Chapter],
 ) -> None:  # fmt: skip
-    """AAC in MP4 through ffmpeg's ipod muxer, with the chapters from an FFMETADATA file.
+    """AAC in MP4 through ffmpeg's ipod muxer, with the chapters from FFMETADATA.
 
-    The chapters file goes to the system's temp folder, not beside the output: a render
-    killed mid-encode must leave nothing in the user's folder that the sweep cannot match.
+    ffmpeg reads the chapters from an open file that has no name (``pipe:N``):
+    a render killed mid-encode leaves no chapters file anywhere to sweep.
     """
-    fd, name = tempfile.mkstemp(prefix="voiceguide-chapters-", suffix=".txt")
-    os.close(fd)
-    meta = Path(name)
-    try:
-        meta.write_text(ffmetadata(chapters), encoding="utf-8")
-        extra = ["-f", "ffmetadata", "-i", str(meta), "-map", "0:a", "-map_chapters", "1"]
+    with tempfile.TemporaryFile() as meta:  # unlinked at once on POSIX
+        meta.write(ffmetadata(chapters).encode("utf-8"))
+        meta.flush()
+        meta.seek(0)
+        fd = meta.fileno()
+        extra = ["-f", "ffmetadata", "-i", f"pipe:{fd}", "-map", "0:a", "-map_chapters", "1"]
         _run_ffmpeg(blocks, out, "m4b", rate=rate, channels=channels, bitrate=bitrate,
-                    extra_inputs=extra)  # fmt: skip
-    finally:
-        meta.unlink(missing_ok=True)
+                    extra_inputs=extra, pass_fds=(fd,))  # fmt: skip
 
 
 def _ffmpeg_command(
@@ -266,6 +263,7 @@ def _run_ffmpeg(
     bitrate: int,
     in_channels: int = 2,
     extra_inputs: Sequence[str] = (),
+    pass_fds: Sequence[int] = (),
 ) -> None:
     """Stream PCM into ffmpeg: encoding runs in its own process, on the other core."""
     cmd = _ffmpeg_command(out, fmt, rate, channels, bitrate, in_channels, extra_inputs)
@@ -274,8 +272,9 @@ def _run_ffmpeg(
         try:
             with _interrupts_held():  # a Ctrl-C held here is raised inside this try
                 proc = subprocess.Popen(
-                    cmd, stdin=subprocess.PIPE, stderr=errors, preexec_fn=child_dies_with_parent()
-                )
+                    cmd, stdin=subprocess.PIPE, stderr=errors, pass_fds=tuple(pass_fds),
+                    preexec_fn=child_dies_with_parent(),
+                )  # fmt: skip
             assert proc.stdin is not None
             _feed(blocks, proc.stdin)
         except BaseException:  # the blocks failed (or Ctrl-C): ffmpeg must not wait for more
