@@ -967,9 +967,13 @@ from voiceguide.render import FileOptions, render
 from voiceguide.routine import builtin_ids, load_builtin
 out, minutes = Path(sys.argv[1]), float(sys.argv[2])
 cases = [("mp3", 128, False), ("mp3", 64, True), ("mp3", 320, False), ("ogg", 128, False),
-         ("ogg", 64, False), ("opus", 64, False), ("opus", 32, False), ("m4b", 128, False),
-         ("m4b", 64, False), ("flac", None, False)]
+         ("ogg", 64, False), ("ogg", 48, True), ("opus", 64, False), ("opus", 32, False),
+         ("opus", 32, True), ("m4b", 128, False), ("m4b", 64, False), ("m4b", 64, True),
+         ("m4b", 48, False), ("m4b", 32, False), ("m4b", 32, True), ("flac", None, False)]
+only = sys.argv[3] if len(sys.argv) > 3 else ""
 for rid in builtin_ids():
+    if only and rid != only:
+        continue
     options = Options(length=minutes * 60) if minutes else Options()
     script = compile(load_builtin(rid), options)
     for fmt, kbps, mono in cases if rid == "lower-back-relax" else cases[:1] + cases[3:4]:
@@ -979,7 +983,8 @@ for rid in builtin_ids():
         print(json.dumps({"routine": rid, "format": fmt, "kbps": kbps, "mono": mono,
                           "minutes": round(r.script.duration / 60, 1), "lufs": m.lufs,
                           "true_peak": m.true_peak, "reached": r.reached,
-                          "why_quieter": r.quiet_reason}), flush=True)
+                          "why_quieter": r.quiet_reason, "seconds": round(r.seconds, 1)}),
+              flush=True)
 """
 
 
