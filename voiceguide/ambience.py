@@ -13,7 +13,6 @@ Nothing is decoded at import time; bundled beds are decoded once and cached.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import functools
 import hashlib
@@ -217,148 +216,9 @@ def _store_decoded(path: Path, pcm: np.ndarray) -> None:
         pass
 
 
-def _load_user_bed(key: str) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """A user bed's loop (int16 on disk), hop powers and true peak, if cached."""
-    folder = cache_dir() / "beds"
-    try:
-        pcm = np.load(folder / f"user-{key}.npy")
-        powers = np.load(folder / f"user-{key}.powers.npy")
-        peak = float(np.load(folder / f"user-{key}.peak.npy"))
-    except (OSError, ValueError):
-        return None
-    if pcm.ndim != 2 or pcm.shape[1] != 2 or pcm.shape[0] == 0:
-        return None
-    loop = pcm.astype(np.float32)
-    loop /= np.float32(32768.0)
-    return loop, powers, peak
-
-
-def _quantized(loop: np.ndarray, block: int = SESSION_RATE * 10) -> np.ndarray:
-    """``loop`` rounded in place to 16-bit steps, as the cache stores it (a block at a time)."""
-    for start in range(0, len(loop), block):
-        part = loop[start : start + block]
-        np.clip(np.round(part * 32768.0), -32768, 32767, out=part)
-        part /= np.float32(32768.0)
-    return loop
-
-
-def _store_user_bed(key: str, loop: np.ndarray, powers: np.ndarray, peak: float) -> None:
-    """Best effort, like the bundled beds' cache (powers and peak first: the loop marks done).
-
-    The loop goes to disk through a memory map a block at a time, so storing
-    it costs no second copy in memory.
-    """
-    folder = cache_dir() / "beds"
-    _store_decoded(folder / f"user-{key}.powers.npy", powers)
-    _store_decoded(folder / f"user-{key}.peak.npy", np.array(peak))
-    target = folder / f"user-{key}.npy"
-    tmp = target.with_suffix(f".tmp{os.getpid()}.npy")
-    try:
-        pcm = np.lib.format.open_memmap(tmp, mode="w+", dtype="<i2", shape=loop.shape)
-        for start in range(0, len(loop), SESSION_RATE * 10):
-            part = loop[start : start + SESSION_RATE * 10]
-            pcm[start : start + len(part)] = np.round(part * 32768.0)
-        pcm.flush()
-        del pcm
-        os.replace(tmp, target)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-
-
 def load_chime() -> np.ndarray:
     """The soft step-change chime, float32 ``(n, 2)`` at SESSION_RATE (read-only, cached)."""
     return _bundled_loop(CHIME)
-
-
-def make_loopable(samples: np.ndarray, rate: int = SESSION_RATE) -> np.ndarray:
-    """Turn a recording into a seamless loop by an equal-power cross-fade of tail into head.
-
-    The last ``x`` samples are faded out over the first ``x`` faded in and the result is
-    ``x`` shorter; the loop's end then continues exactly where the tail left off. Float32
-    input is changed in place (only the fade is computed apart), so a four-minute bed is
-    never held twice.
-    """
-    samples = samples if samples.dtype == np.float32 else samples.astype(np.float32)
-    n = samples.shape[0]
-    fade = int(min(MAX_CROSSFADE_SECONDS * rate, n / 4))
-    theta = (np.arange(fade, dtype=np.float64) + 0.5) / fade * (np.pi / 2)
-    fade_in, fade_out = np.sin(theta)[:, None], np.cos(theta)[:, None]
-    loop = samples[: n - fade]
-    head = samples[:fade] * fade_in + samples[n - fade :] * fade_out
-    loop[:fade] = np.clip(head, -1.0, 1.0)
-    np.clip(loop, -1.0, 1.0, out=loop)
-    return loop
-
-
-def _trim_silence(samples: np.ndarray, block: int = SESSION_RATE) -> np.ndarray:
-    """Drop digital silence at both ends so it does not become a gap in every loop.
-
-    Scanned a second at a time from each end, so no full-length temporary is made.
-    """
-    n = samples.shape[0]
-    first = next(
-        (start + int(loud[0]) for start in range(0, n, block)
-         if (loud := _loud_frames(samples[start : start + block])).size),
-        None,
-    )  # fmt: skip
-    if first is None:
-        return samples[:0]
-    last = next(
-        start + int(loud[-1]) for start in range(((n - 1) // block) * block, -1, -block)
-        if (loud := _loud_frames(samples[start : start + block])).size
-    )  # fmt: skip
-    return samples[first : last + 1]
-
-
-def _loud_frames(block: np.ndarray) -> np.ndarray:
-    return np.flatnonzero(np.max(np.abs(block), axis=1) > SILENCE)
-
-
-#: Bump when decoding or looping of user beds changes, so old cache entries stop matching.
-USER_BED_VERSION = 1
-
-
-def _user_bed_key(path: Path) -> str | None:
-    """Cache key of a user's file: where it is, its size and when it changed."""
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    identity = f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}|{MAX_LOOP_SECONDS}|"
-    return hashlib.sha1(f"{identity}{USER_BED_VERSION}".encode()).hexdigest()[:20]
-
-
-def _analyse(loop: np.ndarray, block: int = 10 * SESSION_RATE) -> tuple[np.ndarray, float]:
-    """The loop's K-weighted hop powers and true peak (dBTP), a block at a time.
-
-    The mixer would otherwise measure the whole loop at once, in float64 and
-    4× oversampled: hundreds of MB and many seconds for a four-minute bed.
-    Interpolation cannot more than double a peak, so true peak is looked for
-    only around the loudest samples (a few thousand short windows).
-    """
-    from voiceguide.loudness import HopMeter
-
-    meter = HopMeter(SESSION_RATE, channels=loop.shape[1])
-    powers = [meter.feed(loop[start : start + block]) for start in range(0, len(loop), block)]
-    return np.concatenate(powers) if powers else np.zeros(0), _true_peak_near_loudest(loop, block)
-
-
-def _true_peak_near_loudest(loop: np.ndarray, block: int, per_block: int = 256) -> float:
-    """True peak (dBTP) from 4× oversampled windows around each block's loudest samples."""
-    from voiceguide.loudness import true_peak_db
-
-    half = 32  # samples either side: longer than the interpolation filter reaches
-    gap = np.zeros((2 * half, loop.shape[1]), dtype=np.float32)
-    best = -np.inf
-    for start in range(0, len(loop), block):
-        magnitude = np.max(np.abs(loop[start : start + block]), axis=1)
-        top = np.argpartition(magnitude, -min(per_block, len(magnitude)))[-per_block:]
-        windows = []
-        for index in np.sort(top) + start:
-            windows += [loop[max(0, index - half) : index + half], gap]
-        best = max(best, float(true_peak_db(np.concatenate(windows))))
-    return best
 
 
 class Bed:
@@ -393,8 +253,11 @@ class Bed:
         return self.loop.shape[0] / self.rate
 
     @classmethod
-    def load(cls, spec: str, base_dir: Path | None = None) -> Bed:
-        """A bundled bed by name (``river``) or an audio file (relative to ``base_dir``)."""
+    def load(cls, spec: str, base_dir: Path | None = None, *, wait: bool = True) -> Bed:
+        """A bundled bed by name (``river``) or an audio file (relative to ``base_dir``).
+
+        ``wait=False``: a file's bed is returned while it is still being decoded.
+        """
         names = [info.name for info in list_beds()]
         if spec in names:
             return cls(spec, _bundled_loop(spec), info=bundled_info(spec))
@@ -402,37 +265,31 @@ class Bed:
         if base_dir is not None and not path.is_absolute():
             path = Path(base_dir) / path
         if path.suffix or "/" in spec or "\\" in spec or path.exists():
-            return cls.from_file(path)
+            return cls.from_file(path, wait=wait)
         raise AudioError(_unknown_name(spec, names))
 
     @classmethod
-    def from_file(cls, path: Path) -> Bed:
+    def from_file(cls, path: Path, wait: bool = True) -> Bed:
         """A user's recording, trimmed, capped at MAX_LOOP_SECONDS and cross-faded into a loop.
 
-        Memory is bounded by the cap, not by the file: it is decoded a block at a
-        time into one array and looped in place. The loop and its measurements are
-        kept in the cache, so the next session with this bed starts at once.
+        Memory is bounded by the cap, not by the file. With ``wait=False`` (live
+        playback) it returns at once and plays from the first decoded second;
+        see :mod:`voiceguide.userbed`. The loop and its measurements are kept in
+        the cache, so the next session with this bed starts at once.
         """
-        key = _user_bed_key(path) if path.is_file() else None
-        cached = _load_user_bed(key) if key else None
-        if cached is not None:
-            loop, powers, peak = cached
-            return cls(path.name, loop, powers=powers, peak_dbtp=peak)
-        fade_room = MAX_CROSSFADE_SECONDS
-        samples = _trim_silence(decode(path, max_seconds=MAX_LOOP_SECONDS + fade_room))
-        if samples.shape[0] == 0:
-            raise AudioError(f"{path}: is digital silence; a bed needs some sound to loop")
-        if samples.shape[0] < MIN_USER_SECONDS * SESSION_RATE:
-            seconds = samples.shape[0] / SESSION_RATE
-            raise AudioError(
-                f"{path}: {seconds:.2f} s of sound is too short to loop "
-                f"(need at least {MIN_USER_SECONDS:.0f} s)"
-            )
-        loop = _quantized(make_loopable(samples))  # the very samples the cache will give back
-        powers, peak = _analyse(loop)
-        if key:
-            _store_user_bed(key, loop, powers, peak)
-        return cls(path.name, loop, powers=powers, peak_dbtp=peak)
+        from voiceguide.userbed import UserBed
+
+        return UserBed.open(path, wait=wait)
+
+    @property
+    def period(self) -> int:
+        """Samples per repetition of the loop."""
+        return self.loop.shape[0]
+
+    @property
+    def powers_period(self) -> int:
+        """The samples ``powers`` describe, repeating (the loop, unless only its opening)."""
+        return self.loop.shape[0]
 
     def read(self, start: int, count: int) -> np.ndarray:
         """``count`` frames from absolute index ``start`` of the endlessly repeated loop.

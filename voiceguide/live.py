@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from voiceguide import edits
+from voiceguide.ambience import Bed
 from voiceguide.compiler import layout
 from voiceguide.errors import VoiceguideError
 from voiceguide.mixer import ClipBank, Mixer, MixSettings
-from voiceguide.render import load_beds
 from voiceguide.script import Cue, Script
 from voiceguide.speech import Speaker, VoiceSettings
 
@@ -63,7 +63,7 @@ class LiveSession:
             self.bank.placeholder(cue.text, cue.length)
         self._edits: list[_Edit] = []
         self._lock = threading.RLock()
-        self.mixer = Mixer(script, self.bank, load_beds(script), self.settings)
+        self.mixer = Mixer(script, self.bank, live_beds(script), self.settings)
         self.mixer.levels  # noqa: B018 - fix the levels now, before anything changes
         # ``warn`` takes the speaker's warnings (an unusable cache): a live screen shows
         # them on its own lines, since a line on stderr would draw over it.
@@ -176,6 +176,14 @@ class LiveSession:
             for edit in self._edits:
                 laid = _edited(laid, edit)
             self.mixer = self.mixer.derive(laid)
+
+
+def live_beds(script: Script) -> dict[str, Bed]:
+    """The session's beds, a user's file playable before it is decoded in full.
+
+    Its level is then taken from its opening seconds (``voiceguide.userbed``).
+    """
+    return {s.bed: Bed.load(s.bed, wait=False) for s in script.beds if s.bed is not None}
 
 
 def _short(text: str, width: int = 40) -> str:

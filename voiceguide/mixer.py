@@ -385,7 +385,8 @@ class Mixer:
         for name, weight in self.bed_weights_at(centres):
             loop = self.bed_powers[name]
             if len(loop):
-                index = (centres % len(self.beds[name].loop)) // HOP % len(loop)  # loop position
+                span = self.beds[name].powers_period  # the samples the powers describe
+                index = (centres % span) // HOP % len(loop)  # loop position
                 bed += loop[index] * (envelope * weight * self.bed_gains[name]) ** 2
         return voice, bed
 
