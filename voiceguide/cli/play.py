@@ -168,6 +168,9 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
     if outcome.finished:
         points.clear(key, saved_options)
         _say("voiceguide: session complete")
+        # Every clip was made by now: let the speech thread close its workers and keep
+        # the cache within its limit, instead of exiting under it (bounded wait).
+        session.done.wait(timeout=10)
         return
     volume = player.volume_db if player else volume
     saved = points.make_point(key, title, saved_options, session.script, outcome.position,
