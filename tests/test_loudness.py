@@ -157,3 +157,20 @@ def test_running_filters_match_scipy(radius: int) -> None:
     assert np.array_equal(running_min(x, radius), ndimage.minimum_filter1d(x, size, mode="nearest"))
     expected = ndimage.uniform_filter1d(x, size, mode="nearest")
     assert np.allclose(running_mean(x, radius), expected, atol=1e-12)
+
+
+def test_limiter_peaks_skip_what_cannot_reach_the_ceiling_and_change_nothing() -> None:
+    """Oversampling only near samples that could interpolate over the ceiling gives the
+    limiter exactly the gain full oversampling gives (the mixer's speed-up, issue 8)."""
+    from voiceguide.loudness import interpolated_peaks, limiter_gain
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 0.05, (40_000, 2))
+    x[9000:9050, 0] = [0.6, -0.6] * 25  # bursts that overshoot between samples
+    x[30_000:30_400] = rng.normal(0, 0.4, (400, 2))
+    full, skipped = interpolated_peaks(x), interpolated_peaks(x, 0.8)
+    assert full.max() > 0.8  # the test has peaks over the ceiling to find
+    assert not np.array_equal(full, skipped)  # most of it was not oversampled
+    over = full > 0.8
+    assert np.array_equal(full[over], skipped[over])
+    assert np.array_equal(limiter_gain(full, 0.8, 176), limiter_gain(skipped, 0.8, 176))

@@ -244,22 +244,52 @@ def _channel_true_peak(column: np.ndarray) -> float:
     return best
 
 
-def interpolated_peaks(samples: np.ndarray) -> np.ndarray:
+def interpolated_peaks(samples: np.ndarray, floor: float = 0.0) -> np.ndarray:
     """Per input sample, the largest magnitude of the 4× interpolation near it, over channels.
 
     The limiter needs to know *where* true peaks are, not just how high the
     highest is; positions are good to a few samples, far inside its window.
+    Where no interpolated value can exceed ``floor`` (every sample within the
+    filter's reach is under ``floor`` over the filter's largest gain), the
+    sample's own magnitude is returned instead: a limiter only cares about
+    peaks over its ceiling, and in a mix these are rare, so most of a block is
+    never oversampled. Each value is computed the same way wherever it falls
+    (one multiply-add per tap, in tap order), so the result does not depend on
+    which stretches were skipped.
     """
     x = _as_2d(samples)
-    edge = _TP_TAPS - 1
     out = np.max(np.abs(x), axis=1).astype(np.float64)
-    for c in range(x.shape[1]):
-        padded = np.zeros(x.shape[0] + 2 * edge)
-        padded[edge : edge + x.shape[0]] = x[:, c]
-        windows = np.lib.stride_tricks.sliding_window_view(padded, _TP_TAPS)
-        peaks = np.max(np.abs(windows @ _tp_matrix()), axis=1)  # window j centres on sample j - 6
-        np.maximum(out, peaks[edge // 2 : edge // 2 + x.shape[0]], out=out)
+    reach = _TP_TAPS // 2
+    padded = np.zeros((x.shape[0] + 2 * reach, x.shape[1]))
+    padded[reach : reach + x.shape[0]] = x
+    matrix = _tp_matrix()
+    for a, b in _stretches(out * _tp_gain() >= floor, reach):
+        best = out[a:b]  # a view: updated in place
+        for phase in range(4):
+            y = np.zeros((b - a, x.shape[1]))
+            for k in range(_TP_TAPS):  # sample i sees inputs i - 6 ... i + 6
+                y += matrix[k, phase] * padded[a + k : b + k]
+            np.maximum(best, np.max(np.abs(y), axis=1), out=best)
     return out
+
+
+@functools.cache
+def _tp_gain() -> float:
+    """The most any interpolated sample can exceed its largest neighbour, with room for rounding."""
+    return float(np.abs(_tp_matrix()).sum(axis=0).max()) * (1 + 1e-9)
+
+
+def _stretches(wanted: np.ndarray, reach: int, join: int = 256) -> list[tuple[int, int]]:
+    """[a, b) ranges covering every sample within ``reach`` of a wanted one; ranges
+    closer than ``join`` are merged (fewer, longer numpy calls)."""
+    hits = np.flatnonzero(wanted)
+    if not len(hits):
+        return []
+    breaks = np.flatnonzero(np.diff(hits) > 2 * reach + join)
+    starts = np.concatenate([hits[:1], hits[breaks + 1]]) - reach
+    ends = np.concatenate([hits[breaks], hits[-1:]]) + reach + 1
+    n = len(wanted)
+    return [(max(0, int(a)), min(n, int(b))) for a, b in zip(starts, ends, strict=True)]
 
 
 def limiter_gain(peaks: np.ndarray, ceiling: float, radius: int) -> np.ndarray:

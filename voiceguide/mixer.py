@@ -487,7 +487,7 @@ def limit(x: np.ndarray, ceiling: float, bound: np.ndarray | None = None) -> np.
     """
     if bound is not None and bound.max(initial=0.0) <= ceiling:
         return x
-    gain = loudness.limiter_gain(sample_true_peaks(x), ceiling, LIMIT_RADIUS)
+    gain = loudness.limiter_gain(sample_true_peaks(x, ceiling), ceiling, LIMIT_RADIUS)
     return (x * gain[:, None]).astype(np.float32)
 
 
@@ -495,16 +495,18 @@ def _true_peak(x: np.ndarray) -> float:
     return 10 ** (loudness.true_peak_db(x) / 20) if len(x) and np.any(x) else 0.0
 
 
-def sample_true_peaks(x: np.ndarray) -> np.ndarray:
+def sample_true_peaks(x: np.ndarray, ceiling: float = 0.0) -> np.ndarray:
     """Per-sample true peak where it could reach the ceiling; sample magnitude elsewhere.
 
     Interpolation cannot more than double a peak, so only stretches within
-    6 dB of the loudest sample are oversampled.
+    6 dB of the loudest sample are oversampled, and within them only samples
+    whose neighbours could interpolate over ``ceiling`` (the limiter's gain
+    depends on nothing else).
     """
     magnitude = np.max(np.abs(x), axis=1).astype(np.float64)
     loud = np.flatnonzero(magnitude >= magnitude.max(initial=0.0) / 2)
     if not len(loud):
         return magnitude
     a, b = max(0, int(loud[0]) - 16), min(len(x), int(loud[-1]) + 17)
-    np.maximum(magnitude[a:b], loudness.interpolated_peaks(x[a:b]), out=magnitude[a:b])
+    np.maximum(magnitude[a:b], loudness.interpolated_peaks(x[a:b], ceiling), out=magnitude[a:b])
     return magnitude
