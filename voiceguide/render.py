@@ -230,7 +230,7 @@ def render(
                 measured = encode_into(
                     peak.watch(mixer.blocks(), mixer.length, progress), tmp, fmt, rate=RATE,
                     channels=channels, bitrate=rate_kbps, tags=tags, chapters=laid.chapters,
-                    id3_version=files.id3_version, measured=True,
+                    id3_version=files.id3_version, measured=True, frames=mixer.length,
                     accept=None if attempt == MIX_PASSES - 1
                     else partial(_on_target, wanted=wanted, reached=reached),
                 )  # fmt: skip

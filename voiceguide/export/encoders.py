@@ -106,14 +106,27 @@ def measure(path: Path, mono: bool = False) -> Measured:
     A mono file is measured as it plays, on two speakers (ebur128's dual mono):
     otherwise it reads 3 dB under the same sound in stereo.
     """
+    proc = subprocess.run(_meter_command(["-i", str(path)], mono), capture_output=True,
+                          text=True, errors="replace")  # fmt: skip
+    return _summary(proc.stderr, proc.returncode, path)
+
+
+def _meter_command(
+    source: Sequence[str], mono: bool, trim: tuple[int, int] | None = None
+) -> list[str]:
+    """ffmpeg reading ``source`` through ebur128; ``trim`` keeps only samples [a, b)."""
     meter = "ebur128=peak=true" + (":dualmono=true" if mono else "")
-    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path), "-af", meter,
-           "-f", "null", "-"]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
-    summary = proc.stderr[proc.stderr.rfind("Summary:") :]
+    if trim is not None:
+        meter = f"atrim=start_sample={trim[0]}:end_sample={trim[1]}," + meter
+    return [ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", *source, "-af", meter,
+            "-f", "null", "-"]  # fmt: skip
+
+
+def _summary(stderr: str, returncode: int, path: Path) -> Measured:
+    summary = stderr[stderr.rfind("Summary:") :]
     integrated = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
     peak = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
-    if proc.returncode != 0 or not integrated or not peak:
+    if returncode != 0 or not integrated or not peak:
         raise AudioError(f"{path}: could not measure the loudness of the written file")
     return Measured(float(integrated.group(1)), float(peak.group(1)))
 
@@ -130,6 +143,7 @@ def encode(
     id3_version: int = 3,
     measured: bool = False,
     accept: Callable[[Measured], bool] | None = None,
+    frames: int | None = None,
 ) -> Measured | None:
     """Encode float blocks (n, 2) to ``target``, tag it, and measure it if asked.
 
@@ -140,7 +154,8 @@ def encode(
     with atomic_path(target) as tmp:
         return encode_into(blocks, tmp, format_of(target), rate=rate, channels=channels,
                            bitrate=bitrate, tags=tags, chapters=chapters,
-                           id3_version=id3_version, measured=measured, accept=accept)  # fmt: skip
+                           id3_version=id3_version, measured=measured, accept=accept,
+                           frames=frames)  # fmt: skip
 
 
 def encode_into(
@@ -156,12 +171,20 @@ def encode_into(
     id3_version: int = 3,
     measured: bool = False,
     accept: Callable[[Measured], bool] | None = None,
+    frames: int | None = None,
 ) -> Measured | None:
-    """Encode into a temp made by :func:`atomic_paths` (the caller renames it into place)."""
+    """Encode into a temp made by :func:`atomic_paths` (the caller renames it into place).
+
+    ``frames``, the number of samples the blocks hold, lets an MP3 be measured
+    while it is encoded (:func:`_encode_mp3`) instead of decoded again after.
+    """
     chapters = tuple(chapters)
+    wanted = measured or accept is not None
+    result: Measured | None = None
     if fmt == "mp3":
         header = id3_tag(tags, chapters, id3_version) if tags is not None else b""
-        _encode_mp3(blocks, tmp, header, rate, channels, bitrate)
+        result = _encode_mp3(blocks, tmp, header, rate, channels, bitrate,
+                             frames if wanted else None)  # fmt: skip
     elif fmt == "m4b":
         _encode_m4b(blocks, tmp, rate, channels, bitrate, chapters)
         if tags is not None:
@@ -170,9 +193,9 @@ def encode_into(
         _run_ffmpeg(blocks, tmp, fmt, rate=rate, channels=channels, bitrate=bitrate)
         if tags is not None and fmt != "wav":  # WAV carries no tags players read
             _tagging(tmp, lambda: tag_vorbis(tmp, fmt, tags, chapters))
-    if not measured and accept is None:
+    if not wanted:
         return None
-    result = measure(tmp, mono=channels == 1)
+    result = result or measure(tmp, mono=channels == 1)
     if accept is not None and not accept(result):
         raise Rejected(result)
     return result
@@ -194,24 +217,66 @@ class Rejected(Exception):
 
 
 def _encode_mp3(
-    blocks: Iterable[np.ndarray], out: Path, header: bytes, rate: int, channels: int, bitrate: int
-) -> None:
+    blocks: Iterable[np.ndarray], out: Path, header: bytes, rate: int, channels: int, bitrate: int,
+    frames: int | None = None,
+) -> Measured | None:  # fmt: skip
     """The tag first, then the audio copied after it in chunks.
 
     Tagging a finished file in place makes mutagen move the whole MP3 through
     a memory map, which would make peak memory grow with session length.
+
+    With ``frames`` (how many samples the blocks hold) ffmpeg also sends the
+    encoded stream down a pipe to a second ffmpeg that measures it while the
+    first writes it, so checking the loudness costs no time of its own. The
+    piped stream lacks only the LAME tag (a pipe cannot be rewound to write
+    it), so the meter skips the samples the tag tells a player to skip; the
+    tag the file got is read back to confirm it, and anything unexpected
+    measures the file again. Either way the figure is ebur128's of the
+    samples the written file decodes to.
     """
     audio = _Temp.beside(out, ".audio")  # named after the temp, locked like it
     try:
-        _run_ffmpeg(blocks, audio.path, "mp3", rate=rate, channels=channels, bitrate=bitrate)
+        meter = None
+        if frames is not None:
+            trim = (MP3_PRIMING, MP3_PRIMING + frames)
+            meter = _meter_command(["-f", "mp3", "-i", "pipe:0"], channels == 1, trim)
+        metered = _run_ffmpeg(blocks, audio.path, "mp3", rate=rate, channels=channels,
+                              bitrate=bitrate, meter=meter)  # fmt: skip
+        result = None
+        if metered is not None and frames is not None and _lame_trim(audio.path) == trim:
+            with contextlib.suppress(AudioError):  # an unreadable summary: measure the file
+                result = _summary(metered[1], metered[0], out)
         try:
             with open(out, "wb") as sink, open(audio.path, "rb") as source:
                 sink.write(header)
                 shutil.copyfileobj(source, sink, 1 << 20)
         except OSError as err:
             raise AudioError(f"{out}: cannot write ({err.strerror})") from None
+        return result
     finally:
         audio.discard()
+
+
+#: Samples an MP3 decoder skips at the start of ffmpeg's LAME encoding: LAME's encoder
+#: delay (576) plus the decoder's own (529), as the file's LAME tag says.
+MP3_PRIMING = 1105
+_MP3_FRAME = 1152  # samples per MPEG-1 layer III frame
+
+
+def _lame_trim(path: Path) -> tuple[int, int] | None:
+    """The samples [a, b) of the decoded stream a player keeps, from the MP3's LAME tag."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return None
+    at = max(head.find(b"Info", 0, 64), head.find(b"Xing", 0, 64))
+    if at < 0 or len(head) < at + 144 or not head[at + 7] & 1:  # no frame count
+        return None
+    count = int.from_bytes(head[at + 8 : at + 12], "big")
+    both = int.from_bytes(head[at + 141 : at + 144], "big")
+    delay, padding = both >> 12, both & 0xFFF
+    return delay + 529, count * _MP3_FRAME - padding + 529
 
 
 def _encode_m4b(
@@ -235,8 +300,9 @@ def _encode_m4b(
 
 def _ffmpeg_command(
     out: Path, fmt: str, rate: int, channels: int, bitrate: int, in_channels: int = 2,
-    extra_inputs: Sequence[str] = (),
+    extra_inputs: Sequence[str] = (), piped: bool = False,
 ) -> list[str]:  # fmt: skip
+    """The encoder's command; ``piped`` also sends the encoded stream to stdout (tee muxer)."""
     cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-y"]
     cmd += ["-f", "s16le", "-ar", str(rate), "-ac", str(in_channels), "-i", "pipe:0"]
     cmd += [*extra_inputs, "-ac", str(channels), *_CODECS[fmt]]
@@ -246,11 +312,19 @@ def _ffmpeg_command(
         cmd += ["-af", "pan=mono|c0=0.5*c0+0.5*c1"]
     if fmt in LOSSY:
         cmd += ["-b:a", f"{bitrate}k"]
-    if fmt == "mp3":
+    if fmt == "mp3" and not piped:
         cmd += ["-id3v2_version", "0", "-write_id3v1", "0"]
     # No metadata from the inputs, except chapter titles from an FFMETADATA file (M4B).
-    cmd += ["-map_metadata", "1" if extra_inputs else "-1", "-f", _MUXERS.get(fmt, fmt), str(out)]
-    return cmd
+    cmd += ["-map_metadata", "1" if extra_inputs else "-1"]
+    if not piped:
+        return [*cmd, "-f", _MUXERS.get(fmt, fmt), str(out)]
+    # The file, seekable so the muxer finishes its header; and the pipe, which may fail
+    # alone (the file is measured again then). Quoted: a folder may hold any character.
+    muxer = f"f={_MUXERS.get(fmt, fmt)}" + (
+        ":id3v2_version=0:write_id3v1=0" if fmt == "mp3" else ""
+    )
+    path = "'" + str(Path(out).resolve()).replace("'", "'\\''") + "'"
+    return [*cmd, "-map", "0:a", "-f", "tee", f"[{muxer}]{path}|[{muxer}:onfail=ignore]pipe:1"]
 
 
 def _run_ffmpeg(
@@ -264,31 +338,53 @@ def _run_ffmpeg(
     in_channels: int = 2,
     extra_inputs: Sequence[str] = (),
     pass_fds: Sequence[int] = (),
-) -> None:
-    """Stream PCM into ffmpeg: encoding runs in its own process, on the other core."""
-    cmd = _ffmpeg_command(out, fmt, rate, channels, bitrate, in_channels, extra_inputs)
-    with tempfile.TemporaryFile() as errors:
-        proc: subprocess.Popen[bytes] | None = None
+    meter: Sequence[str] | None = None,
+) -> tuple[int, str] | None:
+    """Stream PCM into ffmpeg: encoding runs in its own process, on the other core.
+
+    ``meter``: a command that reads the encoded stream on its stdin while the
+    file is written; its exit code and messages are returned.
+    """
+    cmd = _ffmpeg_command(out, fmt, rate, channels, bitrate, in_channels, extra_inputs,
+                          piped=meter is not None)  # fmt: skip
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as said:
+        procs: list[subprocess.Popen[bytes]] = []
         try:
             with _interrupts_held():  # a Ctrl-C held here is raised inside this try
-                proc = subprocess.Popen(
+                procs.append(subprocess.Popen(
                     cmd, stdin=subprocess.PIPE, stderr=errors, pass_fds=tuple(pass_fds),
+                    stdout=subprocess.DEVNULL if meter is None else subprocess.PIPE,
                     preexec_fn=child_dies_with_parent(),
-                )  # fmt: skip
-            assert proc.stdin is not None
-            _feed(blocks, proc.stdin)
+                ))  # fmt: skip
+                if meter is not None:
+                    procs.append(subprocess.Popen(
+                        meter, stdin=procs[0].stdout, stdout=subprocess.DEVNULL, stderr=said,
+                        preexec_fn=child_dies_with_parent(),
+                    ))  # fmt: skip
+                    _close_quietly(procs[0].stdout)  # the meter's now: EOF reaches it, not us
+            stdin = procs[0].stdin
+            assert stdin is not None
+            _feed(blocks, stdin)
         except BaseException:  # the blocks failed (or Ctrl-C): ffmpeg must not wait for more
-            if proc is not None:
+            for proc in procs:
                 proc.kill()
                 proc.wait()
             raise
         finally:
-            if proc is not None and proc.stdin is not None:
-                _close_quietly(proc.stdin)
-        if proc.wait() != 0:
+            if procs and procs[0].stdin is not None:
+                _close_quietly(procs[0].stdin)
+        if procs[0].wait() != 0:
+            for proc in procs[1:]:
+                proc.kill()
+                proc.wait()
             errors.seek(0)
             message = errors.read().decode(errors="replace").strip().splitlines()
             raise AudioError(f"{out}: encoding failed ({message[-1] if message else 'ffmpeg'})")
+        if meter is None:
+            return None
+        code = procs[1].wait()
+        said.seek(0)
+        return code, said.read().decode(errors="replace")
 
 
 @contextlib.contextmanager
@@ -324,10 +420,11 @@ def _feed(blocks: Iterable[np.ndarray], stdin: IO[bytes]) -> None:
             return
 
 
-def _close_quietly(stdin: IO[bytes]) -> None:
+def _close_quietly(stdin: IO[bytes] | None) -> None:
     """Close ffmpeg's stdin (end of input); a pipe it already closed is no error here."""
-    with contextlib.suppress(BrokenPipeError):
-        stdin.close()
+    if stdin is not None:
+        with contextlib.suppress(BrokenPipeError):
+            stdin.close()
 
 
 def write_audio(path: Path, audio: np.ndarray, rate: int) -> None:
