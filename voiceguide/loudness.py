@@ -229,18 +229,21 @@ def true_peak_db(samples: np.ndarray, rate: int | None = None) -> float:
 
 
 def _channel_true_peak(column: np.ndarray) -> float:
-    """Largest |value| of the full 4× interpolation of one channel (linear scale)."""
+    """Largest |value| of the full 4× interpolation of one channel (linear scale).
+
+    Only samples whose neighbours could interpolate above the largest value
+    found so far are oversampled (:func:`interpolated_peaks`' floor): in
+    speech that is a few per cent of a clip, and the maximum is the same.
+    """
     if column.size == 0:
         return 0.0
-    edge = _TP_TAPS - 1
-    padded = np.zeros(column.size + 2 * edge)
-    padded[edge : edge + column.size] = column
+    reach = _TP_TAPS // 2
+    padded = np.zeros(column.size + 4 * reach)  # windows centred up to `reach` outside, too
+    padded[2 * reach : 2 * reach + column.size] = column
     best = float(np.max(np.abs(column)))
-    for start in range(0, padded.size - edge, _TP_CHUNK):
-        windows = np.lib.stride_tricks.sliding_window_view(
-            padded[start : start + _TP_CHUNK + edge], _TP_TAPS
-        )
-        best = max(best, float(np.max(np.abs(windows @ _tp_matrix()))))
+    for start in range(0, padded.size - 2 * reach, _TP_CHUNK):
+        part = padded[start : start + _TP_CHUNK + 2 * reach]
+        best = max(best, float(np.max(interpolated_peaks(part, best)[reach:-reach])))
     return best
 
 
