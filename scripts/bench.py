@@ -834,8 +834,9 @@ def user_bed(env: dict[str, str], minutes: int = 60) -> dict[str, object]:
         cold_s, cold_rss = run_measured(cmd, env)
         warm_s, warm_rss = run_measured(cmd, env)
         play_env = {**env, "PYTHONMALLOC": "malloc"}
-        cold_start = first_sound(play_env, 2, cold_beds=True, args=("--ambience", str(bed)))
+        cold_start = first_sound(play_env, 3, cold_beds=True, args=("--ambience", str(bed)))
         warm_start = first_sound(play_env, 3, cold_beds=False, args=("--ambience", str(bed)))
+        bundled = first_sound(play_env, 3, cold_beds=False, args=("--ambience", "river"))
         return {
             "bed_minutes": minutes, "render_10min_cold_bed_s": round(cold_s, 1),
             "render_cold_bed_peak_rss_mb": round(cold_rss),
@@ -843,9 +844,39 @@ def user_bed(env: dict[str, str], minutes: int = 60) -> dict[str, object]:
             "render_warm_bed_peak_rss_mb": round(warm_rss),
             "first_sound_cold_bed_s": [round(x, 3) for x in cold_start],
             "first_sound_warm_bed_s": [round(x, 3) for x in warm_start],
+            "first_sound_bundled_river_s": [round(x, 3) for x in bundled],
+            "bed_ready_for_live_s": bed_ready(env, bed),
+            "load_average": round(os.getloadavg()[0], 1),
         }  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+BED_READY = r"""
+import sys, time
+t = time.perf_counter()
+from voiceguide.ambience import Bed
+bed = Bed.load(sys.argv[1], wait=False)
+bed.powers, bed.read(0, 4410)  # what live playback needs before its first block
+print(time.perf_counter() - t)
+"""
+
+
+def bed_ready(env: dict[str, str], bed: Path, trials: int = 3) -> dict[str, list[float]]:
+    """The bed's own share of live start-up, in a fresh process: from loading it to its
+    level and first block known (imports of voiceguide.ambience included), cold and cached."""
+    out: dict[str, list[float]] = {"cold": [], "cached": []}
+    for _ in range(trials):
+        for state in ("cold", "cached"):
+            if state == "cold":
+                shutil.rmtree(Path(env["VOICEGUIDE_CACHE_DIR"]) / "beds", ignore_errors=True)
+            run = subprocess.run([PY, "-c", BED_READY, str(bed)], env=env, check=True,
+                                 capture_output=True, text=True)  # fmt: skip
+            out[state].append(round(float(run.stdout.split()[-1]), 3))
+            if state == "cold":  # it exited before caching the bed: a render-like load does
+                code = "import sys; from voiceguide.ambience import Bed; Bed.load(sys.argv[1])"
+                subprocess.run([PY, "-c", code, str(bed)], env=env, check=True)
+    return out
 
 
 MEASURE_SELF = r"""
