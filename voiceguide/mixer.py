@@ -35,6 +35,8 @@ HOP = loudness.hop_size(RATE)
 MAX_BED_LIFT = 10.0
 #: How much the loudest speech peak may lose to the limiter before the bed is lifted instead.
 LIMIT_ALLOWANCE = 0.0
+#: With ``MixSettings.limit_db``, how much more gain may make up for what the limiter takes.
+MAX_LIMITER_MAKEUP = 2.5
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ class MixSettings:
     tick_peak_db: float = -30.0  # the --tempo tick's peak, dBFS before the master gain: soft
     target_lufs: float = -16.0
     ceiling_db: float = -1.0  # true peak
+    #: How far the loudest speech peak may rise over the ceiling for the limiter to take
+    #: back: 0 except for low-bitrate codecs, whose own peaks need the mix kept well under
+    #: the ceiling (a session mixed for them would otherwise come out quiet).
+    limit_db: float = 0.0
 
 
 @lru_cache(maxsize=4)
@@ -390,10 +396,37 @@ class Mixer:
                 bed += loop[index] * (envelope * weight * self.bed_gains[name]) ** 2
         return voice, bed
 
-    def predicted_lufs(self, bed_lift: float = 1.0) -> float:
-        """The premaster's integrated loudness (BS.1770 gating), the bed lifted by ``bed_lift``."""
-        voice, bed = self._hop_powers
-        return loudness.gated_loudness(voice + bed * bed_lift**2)
+    def predicted_lufs(self, bed_lift: float = 1.0, voice: np.ndarray | None = None) -> float:
+        """The premaster's integrated loudness (BS.1770 gating), the bed lifted by ``bed_lift``
+        (``voice``: the voice's hop powers as the limiter leaves them, if it works)."""
+        plain, bed = self._hop_powers
+        return loudness.gated_loudness((plain if voice is None else voice) + bed * bed_lift**2)
+
+    def _limited_voice(self, gain: float) -> np.ndarray:
+        """The voice's hop powers (premaster scale) after the limiter, at master gain ``gain``.
+
+        Only for ``limit_db`` > 0, where the limiter is meant to take a few dB off
+        many voice peaks: that takes loudness too, and lowers BS.1770's relative
+        gate, so bed-only passages start to count. Each clip loud enough to reach
+        the ceiling goes through the limiter alone (the ducked bed under it adds
+        little), and its powers replace the plain ones.
+        """
+        ceiling = 10 ** (self.settings.ceiling_db / 20)
+        voice = self._hop_powers[0].copy()
+        losses: dict[int, np.ndarray] = {}
+        for p in self.placed:
+            if p.peak * gain <= ceiling or not len(p.powers):
+                continue
+            key = id(p.clip)
+            if key not in losses:
+                x = (p.clip.read(0, p.clip.length) * np.float32(gain / 32767.0))[:, None]
+                limited = limit(x, ceiling)
+                before = loudness.hop_powers(x, RATE)[: len(p.powers)]
+                after = loudness.hop_powers(limited, RATE)[: len(p.powers)]
+                losses[key] = np.where(before > 0, after / np.maximum(before, 1e-30), 1.0)
+            loss = losses[key]
+            _add_at(voice, p.start // HOP, p.powers[: len(loss)] * 2 * (loss - 1.0))
+        return np.maximum(voice, 0.0)
 
     @cached_property
     def levels(self) -> tuple[float, float]:
@@ -410,6 +443,26 @@ class Mixer:
         When even MAX_BED_LIFT would not do, the session stays below the target
         rather than flatten the voice or drown it (see ``achieved_lufs``).
         """
+        gain, lift = self._plain_levels()
+        if self.settings.limit_db > 0 and gain != 1.0:
+            gain = self._gain_through_limiter(gain, lift)
+        return gain, lift
+
+    def _gain_through_limiter(self, gain: float, lift: float) -> float:
+        """The gain that reaches the target once the limiter has taken its share, found by
+        a few steps (the loss grows with the gain), never past the planned allowance."""
+        target = self.settings.target_lufs
+        most = gain
+        for _ in range(4):
+            voice = self._limited_voice(gain)
+            level = self.predicted_lufs(lift, voice) + 20 * math.log10(gain)
+            self.__dict__["_limited"] = (gain, voice)
+            if abs(level - target) < 0.02:
+                break
+            gain = min(most * 10 ** (MAX_LIMITER_MAKEUP / 20), gain * 10 ** ((target - level) / 20))
+        return self.__dict__["_limited"][0]
+
+    def _plain_levels(self) -> tuple[float, float]:
         target = self.settings.target_lufs
         level = self.predicted_lufs()
         if math.isinf(level):
@@ -417,7 +470,8 @@ class Mixer:
         loudest = max((p.peak for p in self.placed), default=0.0)
         if loudest == 0.0:
             return 10 ** ((target - level) / 20), 1.0
-        headroom_db = self.settings.ceiling_db + LIMIT_ALLOWANCE - 20 * math.log10(loudest)
+        allowance = LIMIT_ALLOWANCE + self.settings.limit_db
+        headroom_db = self.settings.ceiling_db + allowance - 20 * math.log10(loudest)
         if target - level <= headroom_db:
             return 10 ** ((target - level) / 20), 1.0
         for lift_db in np.arange(0.25, MAX_BED_LIFT + 1e-9, 0.25):
@@ -432,7 +486,9 @@ class Mixer:
     def achieved_lufs(self) -> float:
         """The loudness the session comes out at (the target, unless it was out of reach)."""
         gain, lift = self.levels
-        return self.predicted_lufs(lift) + 20 * math.log10(gain)
+        limited = self.__dict__.get("_limited")
+        voice = limited[1] if limited is not None and limited[0] == gain else None
+        return self.predicted_lufs(lift, voice) + 20 * math.log10(gain)
 
     @property
     def bed_lift(self) -> float:
@@ -496,15 +552,16 @@ def _true_peak(x: np.ndarray) -> float:
 
 
 def sample_true_peaks(x: np.ndarray, ceiling: float = 0.0) -> np.ndarray:
-    """Per-sample true peak where it could reach the ceiling; sample magnitude elsewhere.
+    """Per-sample true peak where it could reach ``ceiling``; sample magnitude elsewhere.
 
-    Interpolation cannot more than double a peak, so only stretches within
-    6 dB of the loudest sample are oversampled, and within them only samples
-    whose neighbours could interpolate over ``ceiling`` (the limiter's gain
-    depends on nothing else).
+    Interpolation cannot more than double a peak, so only stretches from the
+    first to the last sample at or above half the ceiling are oversampled, and
+    within them only samples whose neighbours could interpolate over it. The
+    rule depends on the ceiling, not on the block's loudest sample, so however
+    a session is cut into blocks, every sample gets the same gain.
     """
     magnitude = np.max(np.abs(x), axis=1).astype(np.float64)
-    loud = np.flatnonzero(magnitude >= magnitude.max(initial=0.0) / 2)
+    loud = np.flatnonzero(magnitude >= ceiling / 2)
     if not len(loud):
         return magnitude
     a, b = max(0, int(loud[0]) - 16), min(len(x), int(loud[-1]) + 17)

@@ -215,7 +215,7 @@ def render(
     voice = voice or VoiceSettings()
     wanted = settings or MixSettings()
     trim = codec_trim(fmt, rate_kbps, channels)
-    aimed = _aimed(wanted, trim.gain_db, trim.headroom_db)
+    aimed = _aimed(wanted, trim)
     sides = [p for p in (files.subtitles, files.script_json, files.lyrics) if p is not None]
     # Every output is a locked temp from here on: a folder that cannot be
     # written fails now, and the outputs appear together or not at all.
@@ -243,8 +243,8 @@ def render(
                 last = attempt == MIX_PASSES - 2  # the next mix is taken as it comes: only safer
                 gain = trim.gain_db + (min(0.0, fix) if last else fix)
                 headroom = max(0.0, trim.headroom_db + (max(0.0, room) if last else room))
-                trim = Trim(gain, headroom)
-                mixer = Mixer(laid, mixer.clips, mixer.beds, _aimed(wanted, gain, headroom))
+                trim = replace(trim, gain_db=gain, headroom_db=headroom)
+                mixer = Mixer(laid, mixer.clips, mixer.beds, _aimed(wanted, trim))
         assert measured is not None
         texts: list[str] = []
         if files.subtitles is not None:
@@ -285,16 +285,18 @@ def _quiet_reason(mixer: Mixer, wanted: MixSettings, reached: bool) -> str:
     """
     if reached:
         return ""
-    plain = replace(mixer.settings, ceiling_db=wanted.ceiling_db)
+    plain = replace(mixer.settings, ceiling_db=wanted.ceiling_db, limit_db=wanted.limit_db)
     if plain == mixer.settings:
         return "sparse"
     unconstrained = Mixer(mixer.script, mixer.clips, mixer.beds, plain)
     return "codec" if unconstrained.achieved_lufs >= plain.target_lufs - 0.05 else "sparse"
 
 
-def _aimed(wanted: MixSettings, gain_db: float, headroom_db: float) -> MixSettings:
-    return replace(wanted, target_lufs=wanted.target_lufs + gain_db,
-                   ceiling_db=wanted.ceiling_db - headroom_db)  # fmt: skip
+def _aimed(wanted: MixSettings, trim: Trim) -> MixSettings:
+    """What the mixer aims at so that the file, once encoded, meets ``wanted``."""
+    return replace(wanted, target_lufs=wanted.target_lufs + trim.gain_db,
+                   ceiling_db=wanted.ceiling_db - trim.headroom_db,
+                   limit_db=max(wanted.limit_db, trim.limit_db))  # fmt: skip
 
 
 def _on_target(measured: Measured, wanted: MixSettings, reached: bool) -> bool:
