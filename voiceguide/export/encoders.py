@@ -90,7 +90,7 @@ def _aac_trim(bitrate: int, channels: int) -> Trim:
         return Trim(0.0, 3.8) if bitrate >= 64 else Trim(0.0, 4.6, 3.5)
     if bitrate >= 64:
         return Trim(0.0, 2.0, 2.5)
-    return Trim(0.0, 2.8, 3.0) if bitrate >= 48 else Trim(0.0, 4.4, 4.0)
+    return Trim(0.0, 2.8, 3.0) if bitrate >= 48 else Trim(0.0, 4.0, 4.0)
 
 
 def check_bitrate(fmt: str, bitrate: int | None, channels: int) -> str | None:
