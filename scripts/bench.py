@@ -959,9 +959,12 @@ def render_speed(env: dict[str, str], work: Path, minutes: int = 60) -> dict[str
     from voiceguide.export import measure
 
     args = ["render", ROUTINE, "--length", f"{minutes}m", "-q", "-o", str(work / "s.mp3")]
+    load = {"before_cold": round(os.getloadavg()[0], 1)}  # 1-minute load beside each figure
     cold = run_split(args, env, work)
+    load["before_warm"] = round(os.getloadavg()[0], 1)
     warm = run_split(args, env, work)
     seconds = session_pcm(minutes, work / "session.raw", env)
+    load["before_ffmpeg_alone"] = round(os.getloadavg()[0], 1)
     alone = ffmpeg_alone(work / "session.raw", work / "alone.mp3")
     (work / "session.raw").unlink()
     t = time.perf_counter()
@@ -985,7 +988,7 @@ def render_speed(env: dict[str, str], work: Path, minutes: int = 60) -> dict[str
         "loudness_check_s": round(check, 1),
         "cold_ratio": round(cold["seconds"] / alone, 2),
         "warm_ratio": round(warm["seconds"] / alone, 2),
-        "load_average": [round(x, 1) for x in os.getloadavg()],
+        "load_average": [round(x, 1) for x in os.getloadavg()], "load_1min": load,
     }  # fmt: skip
 
 
