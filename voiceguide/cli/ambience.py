@@ -125,7 +125,7 @@ def _seam_offset(bed: Bed, seconds: float) -> float:
 def preview_audio(bed: Bed, seconds: float) -> np.ndarray:
     """``seconds`` of the looped bed starting just before its loop point, with short fades."""
     count = round(seconds * bed.rate)
-    start = bed.loop.shape[0] - int(_seam_offset(bed, seconds) * bed.rate)
+    start = bed.period - int(_seam_offset(bed, seconds) * bed.rate)  # the loop point
     audio = bed.read(start, count)
     fade = min(int(EDGE_FADE * bed.rate), count // 4)
     ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)[:, None]
