@@ -34,6 +34,7 @@ def test_speech_workers_that_keep_dying_stop_play_within_two_seconds_with_a_resu
 ) -> None:
     env, _ = alsa_home(tmp_path)
     env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    env["VOICEGUIDE_CACHE_DIR"] = str(tmp_path / "cache")  # cold: every cue needs a worker
     (tmp_path / "r.yaml").write_text(SHORT)
     proc = subprocess.Popen([sys.executable, "-m", "voiceguide", "play", "r.yaml"], cwd=tmp_path,
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
