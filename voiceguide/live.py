@@ -53,6 +53,7 @@ class LiveSession:
         speaker_factory: Callable[[], Speaker] | None = None,
         start: float = 0.0,
         warn: Callable[[str], None] | None = None,
+        beds: Mapping[str, Bed] | None = None,
     ) -> None:
         self.base = script
         self.start_at = start  # where playback begins: its speech is made first
@@ -63,7 +64,8 @@ class LiveSession:
             self.bank.placeholder(cue.text, cue.length)
         self._edits: list[_Edit] = []
         self._lock = threading.RLock()
-        self.mixer = Mixer(script, self.bank, live_beds(script), self.settings)
+        beds = live_beds(script) if beds is None else beds  # given: already decoding
+        self.mixer = Mixer(script, self.bank, beds, self.settings)
         self.mixer.levels  # noqa: B018 - fix the levels now, before anything changes
         # ``warn`` takes the speaker's warnings (an unusable cache): a live screen shows
         # them on its own lines, since a line on stderr would draw over it.

@@ -79,6 +79,11 @@ class Decoding:
         self.period: int | None = None  # set once the whole file is decoded and looped
         self.seam = np.zeros((0, 2), np.int16)
         self.powers: np.ndarray | None = None
+        # The opening seconds' powers, weighed on the decoding thread as soon as they are
+        # decoded (numpy's FFTs let go of the GIL): live play's level is ready while the
+        # main thread is still opening the sound device.
+        self.opening: np.ndarray | None = None
+        self.opening_wanted = False  # live and uncached: a render measures the whole loop
         self.peak: float | None = None
         self.stored = False  # all done: measured and (if it can be) in the cache
         self.body = np.zeros((0, 2), np.int16)  # the trimmed file (``x``), once known
@@ -177,6 +182,7 @@ class Decoding:
                     break
                 filled += got
                 frames = self._scan(frames, filled // 4)
+                self._weigh_opening()
             full = filled == len(view)
         finally:
             proc.stdout.close()
@@ -203,6 +209,15 @@ class Decoding:
                 self.loud_end = done + int(loud[-1]) + 1
                 self.changed.notify_all()
         return upto
+
+    def _weigh_opening(self) -> None:
+        if not self.opening_wanted or self.opening is not None or self.first is None:
+            return
+        if self.loud_end - self.first >= round(OPENING_SECONDS * RATE):
+            opening = self.opening_powers()
+            with self.changed:
+                self.opening = opening
+                self.changed.notify_all()
 
     def _loop(self) -> None:
         """The trimmed file's length and its seam: the tail cross-faded into the head."""
@@ -384,6 +399,7 @@ class UserBed(ambience.Bed):
         if cached is not None:
             return cls(path.name, cached, opening=False)
         decoding = Decoding(path, key)
+        decoding.opening_wanted = not wait
         decoding.start()
         if wait:
             decoding.wait(lambda: decoding.stored)
@@ -399,13 +415,12 @@ class UserBed(ambience.Bed):
         if self._level is None:
             d = self._decoding
             opening = round(OPENING_SECONDS * RATE)
-            long_enough = lambda: d.first is not None and d.loud_end - d.first >= opening  # noqa: E731
             if self._opening:
-                d.wait(lambda: long_enough() or d.powers is not None)
+                d.wait(lambda: d.opening is not None or d.powers is not None)
             else:
                 d.wait(lambda: d.powers is not None)
-            if self._opening and long_enough():
-                self._level = (d.opening_powers(), opening, UNMEASURED_PEAK_DBTP)
+            if self._opening and d.opening is not None:
+                self._level = (d.opening, opening, UNMEASURED_PEAK_DBTP)
             else:
                 assert d.powers is not None and d.peak is not None and d.period is not None
                 self._level = (d.powers, d.period, d.peak)

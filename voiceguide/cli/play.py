@@ -112,7 +112,7 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
     from voiceguide.config import config_path, load_config
     from voiceguide.confirm import FIXED_PHRASES, Confirmer, step_phrases
     from voiceguide.keys import KeyReader, bindings
-    from voiceguide.live import LiveSession
+    from voiceguide.live import LiveSession, live_beds
     from voiceguide.player import Outcome, Player, for_live
     from voiceguide.screen import PlainLog, Screen
 
@@ -120,6 +120,9 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
     script = for_live(setup.script)
     if point is not None:
         script = _with_recap(script, start, point, setup.voice.rate)
+    # A user's bed starts decoding now, so its opening seconds are ready by the
+    # time the sound device and the terminal are: first sound does not wait for both.
+    beds = live_beds(script)
     voice = _voice_control() if listen else None
     sink = _open_sink(capture=voice.on_capture if voice is not None else None)
     if voice is not None:  # a missing microphone is one line, before any sound
@@ -127,7 +130,7 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
     screen = _terminal()
     spoken = _LiveWarnings(warnings, on_screen=screen)
     session = LiveSession(script, setup.voice, setup.lexicon, setup.settings, start=start,
-                          warn=spoken)  # fmt: skip
+                          warn=spoken, beds=beds)  # fmt: skip
     session.start()
     if point is not None and point.extra:
         session.extend(start, point.extra)
