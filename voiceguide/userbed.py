@@ -33,7 +33,6 @@ about 1e-9.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import subprocess
@@ -47,7 +46,7 @@ import numpy as np
 from voiceguide import ambience
 from voiceguide.errors import AudioError
 from voiceguide.lifeline import child_dies_with_parent
-from voiceguide.loudness import hop_size, k_weighting_sos
+from voiceguide.loudness import KMeter
 from voiceguide.paths import cache_dir
 
 RATE = ambience.SESSION_RATE
@@ -323,53 +322,6 @@ def bed_key(path: Path) -> str | None:
 
 
 # ------------------------------------------------------------------ K-weighting, numpy only
-
-
-@functools.lru_cache(maxsize=2)
-def _k_spectrum(rate: int, taps: int, size: int) -> np.ndarray:
-    """The K-weighting filter's impulse response (``taps`` long) as an rfft of ``size``.
-
-    Sampled from the filter's frequency response on a fine grid: its impulse
-    response has died away (below 1e-15) long before ``taps`` samples.
-    """
-    grid = 1 << 16
-    z = np.exp(-2j * np.pi * np.arange(grid // 2 + 1) / grid)
-    response = np.ones_like(z)
-    for b0, b1, b2, a0, a1, a2 in k_weighting_sos(rate):
-        response *= (b0 + b1 * z + b2 * z * z) / (a0 + a1 * z + a2 * z * z)
-    impulse = np.fft.irfft(response, grid)[:taps]
-    return np.fft.rfft(impulse, size)
-
-
-class KMeter:
-    """Streaming K-weighted hop powers, as ``loudness.HopMeter`` gives, without scipy."""
-
-    TAPS = 8192
-    SIZE = 1 << 18
-
-    def __init__(self, rate: int, channels: int = 2) -> None:
-        self._spectrum = _k_spectrum(rate, self.TAPS, self.SIZE)[:, None]
-        self._tail = np.zeros((self.TAPS - 1, channels))
-        self._pending = np.zeros((0, channels))
-        self._hop = hop_size(rate)
-
-    def feed(self, samples: np.ndarray) -> np.ndarray:
-        """Weigh one block; return the powers of the hops it completed."""
-        step = self.SIZE - self.TAPS + 1
-        out = [self._weigh(samples[i : i + step]) for i in range(0, len(samples), step)]
-        joined = np.concatenate([self._pending, *out])
-        count = len(joined) // self._hop
-        self._pending = joined[count * self._hop :]
-        hops = joined[: count * self._hop].reshape(count, self._hop, -1)
-        return np.mean(hops**2, axis=1).sum(axis=1)
-
-    def _weigh(self, block: np.ndarray) -> np.ndarray:
-        n = len(block)
-        spectrum = np.fft.rfft(block.astype(np.float64), self.SIZE, axis=0) * self._spectrum
-        weighted = np.fft.irfft(spectrum, self.SIZE, axis=0)[: n + self.TAPS - 1]
-        weighted[: self.TAPS - 1] += self._tail
-        self._tail = weighted[n:].copy()
-        return weighted[:n]
 
 
 # ------------------------------------------------------------------ the bed

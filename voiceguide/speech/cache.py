@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from voiceguide.loudness import hop_powers
+from voiceguide.loudness import hop_powers_fft as hop_powers  # no scipy in a worker
 from voiceguide.paths import cache_dir, replace_file
 from voiceguide.speech.settings import CLIP_RATE, Clip
 
