@@ -121,6 +121,12 @@ class Confirmer:
             self._stopping = True
             self._wanted.put(("", None))
             self._thread.join(timeout=0.3)
+
+    def finish(self, timeout: float) -> None:
+        """After :meth:`stop`: wait (bounded) for the clip being made and the speaker's close,
+        so a finished session exits with its clips stored and its workers gone."""
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
             self._thread = None
 
     def _speak(self) -> None:

@@ -174,6 +174,8 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
         # Every clip was made by now: let the speech thread close its workers and keep
         # the cache within its limit, instead of exiting under it (bounded wait).
         session.done.wait(timeout=10)
+        confirm.finish(timeout=10)  # the confirmation voice may still be storing a clip
+        _keep_cache_within_limit()
         return
     volume = player.volume_db if player else volume
     saved = points.make_point(key, title, saved_options, session.script, outcome.position,
@@ -380,3 +382,17 @@ def _speaking(player) -> bool:  # type: ignore[no-untyped-def]
         return False
     t = player.heard_seconds()
     return any(c.at <= t < c.end + 0.3 for c in player.session.script.cues)
+
+
+def _keep_cache_within_limit() -> None:
+    """Apply the cache's size limit once every clip of a finished session is stored.
+
+    The speakers evict now and then as they go; the confirmation voice's last
+    clips can land after that, so the session ends with one eviction of its own.
+    """
+    import contextlib
+
+    from voiceguide.speech.cache import ClipCache
+
+    with contextlib.suppress(OSError):  # an untidy cache is no reason to fail a session
+        ClipCache().evict()
