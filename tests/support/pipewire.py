@@ -40,7 +40,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pulse import compare, levels_db
+from .pulse import compare, levels_db, streams_seen
 
 RATE = 44100
 TOOLS = ("pipewire", "wireplumber", "pw-cli", "pw-link")
@@ -266,22 +265,11 @@ class PrivatePipeWire:
     def recording(self, path: Path) -> Iterator[set[str]]:
         """Record the sink into ``path``; collect the playback streams seen meanwhile."""
         recorder = self.record(path)
-        seen: set[str] = set()
-        done = threading.Event()
-
-        def watch() -> None:
-            while not done.is_set():
-                seen.update(self.streams())
-                time.sleep(0.25)
-
-        watcher = threading.Thread(target=watch)
-        watcher.start()
         try:
-            yield seen
-            time.sleep(0.5)  # the server's last cycles reach the FIFO, and the recorder
+            with streams_seen(self.streams) as seen:
+                yield seen
+                time.sleep(0.5)  # the server's last cycles reach the FIFO, and the recorder
         finally:
-            done.set()
-            watcher.join()
             recorder.terminate()
             recorder.wait()
 

@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -116,26 +116,35 @@ def recording(server: PrivatePulse, path: Path) -> Iterator[set[str]]:
     """Record what ``server`` plays into ``path`` while the block runs; yields the ids of
     every playback stream seen meanwhile (filled in as they come)."""
     recorder = server.record(path)
+    try:
+        time.sleep(0.3)  # the recorder is reading before the first sound
+        with streams_seen(server.sink_inputs) as seen:
+            yield seen
+            time.sleep(1.0)  # the server's own buffer reaches the sink
+    finally:
+        recorder.terminate()
+        recorder.wait()
+
+
+@contextlib.contextmanager
+def streams_seen(streams: Callable[[], set[str] | list[str]]) -> Iterator[set[str]]:
+    """Every id ``streams()`` names while the block runs, polled on a thread 4 times a second
+    (a stream that comes and goes between two polls is missed: polls are what a test needs)."""
     seen: set[str] = set()
     done = threading.Event()
 
     def watch() -> None:
         while not done.is_set():
-            seen.update(server.sink_inputs())
+            seen.update(streams())
             time.sleep(0.25)
 
     watcher = threading.Thread(target=watch)
+    watcher.start()
     try:
-        time.sleep(0.3)  # the recorder is reading before the first sound
-        watcher.start()
         yield seen
-        time.sleep(1.0)  # the server's own buffer reaches the sink
     finally:
         done.set()
-        recorder.terminate()
-        recorder.wait()
-        if watcher.is_alive():
-            watcher.join()
+        watcher.join()
 
 
 class FifoRecorder:
