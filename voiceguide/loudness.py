@@ -390,29 +390,27 @@ class KMeter:
 
     def __init__(self, rate: int, channels: int = 2, longest: int | None = None) -> None:
         # ``longest``: no block will be longer, so a smaller FFT does (a short clip).
+        self._fft = self.SIZE
         if longest is not None:
-            self.SIZE = min(self.SIZE, 1 << max(12, (longest + self.TAPS - 2).bit_length()))
-        self._spectrum = _k_spectrum(rate, self.TAPS, self.SIZE)[:, None]
+            self._fft = min(self.SIZE, 1 << max(12, (longest + self.TAPS - 2).bit_length()))
+        self._spectrum = _k_spectrum(rate, self.TAPS, self._fft)[:, None]
         self._tail = np.zeros((self.TAPS - 1, channels))
         self._pending = np.zeros((0, channels))
         self._hop = hop_size(rate)
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
         """Weigh one block; return the powers of the hops it completed."""
-        step = self.SIZE - self.TAPS + 1
+        step = self._fft - self.TAPS + 1
         out = [self._weigh(samples[i : i + step]) for i in range(0, len(samples), step)]
         joined = np.concatenate([self._pending, *out])
         count = len(joined) // self._hop
         self._pending = joined[count * self._hop :]
-        if count == 0:
-            return np.zeros(0)
-        hops = joined[: count * self._hop].reshape(count, self._hop, -1)
-        return np.mean(hops**2, axis=1).sum(axis=1)
+        return _sum_square_hops(joined, self._hop)
 
     def _weigh(self, block: np.ndarray) -> np.ndarray:
         n = len(block)
-        spectrum = np.fft.rfft(block.astype(np.float64), self.SIZE, axis=0) * self._spectrum
-        weighted = np.fft.irfft(spectrum, self.SIZE, axis=0)[: n + self.TAPS - 1]
+        spectrum = np.fft.rfft(block.astype(np.float64), self._fft, axis=0) * self._spectrum
+        weighted = np.fft.irfft(spectrum, self._fft, axis=0)[: n + self.TAPS - 1]
         weighted[: self.TAPS - 1] += self._tail
         self._tail = weighted[n:].copy()
         return weighted[:n]

@@ -321,9 +321,6 @@ def bed_key(path: Path) -> str | None:
     return hashlib.sha1(f"{identity}user-bed-{VERSION}".encode()).hexdigest()[:20]
 
 
-# ------------------------------------------------------------------ K-weighting, numpy only
-
-
 # ------------------------------------------------------------------ the bed
 
 
