@@ -87,6 +87,28 @@ def test_a_worker_that_dies_is_restarted_once(tmp_path: Path) -> None:
         assert s._pool.restarts == 1
 
 
+def test_speech_workers_leave_no_scratch_files_killed_or_closed(tmp_path: Path) -> None:
+    """espeak writes each phrase to a WAV in a scratch folder; a worker that is killed
+    (a hang, the user's Ctrl-C) cannot remove it, so its parent does. Before, every
+    session left a /tmp/voiceguide-* folder behind (636 of them after a day of tests)."""
+    with Speaker(ESPEAK, cache_dir=tmp_path, workers=2) as s:
+        s.clips(["One.", "Two."])
+        first, second = s._pool._all
+        assert Path(first.scratch, "phrase.wav").is_file() or Path(second.scratch).is_dir()
+        os.kill(first.proc.pid, signal.SIGKILL)  # dies mid-session: replaced on next use
+        first.proc.wait()
+        s.clips(["Three.", "Four.", "Five."])
+        assert not Path(first.scratch).exists()  # swept when the dead worker was replaced
+        fresh = [w for w in s._pool._all if w is not first]
+        s._pool.abort()  # Ctrl-C: every worker killed mid-clip
+    for worker in fresh:
+        assert worker.proc.returncode is not None and not Path(worker.scratch).exists()
+    with Speaker(ESPEAK, cache_dir=tmp_path, workers=1) as s:
+        s.clip("Six.")
+        worker = s._pool._all[0]
+    assert worker.proc.returncode == 0 and not Path(worker.scratch).exists()  # closed politely
+
+
 def test_a_long_text_is_spoken_in_pieces(tmp_path: Path) -> None:
     from voiceguide.speech.speaker import LONG_TEXT, _sentence_groups
 

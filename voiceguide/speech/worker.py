@@ -17,6 +17,7 @@ import json
 import os
 import queue
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -106,6 +107,9 @@ class Worker:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         self._buffer = b""
         self._ready = False
+        # The engine's scratch files (espeak writes each phrase to a WAV): made and removed
+        # here, since a worker that is killed (a hang, Ctrl-C) cleans up nothing itself.
+        self.scratch = tempfile.mkdtemp(prefix="voiceguide-speech-")
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _WORKER_BOOT],
             stdin=subprocess.PIPE,
@@ -119,6 +123,7 @@ class Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
         env["VOICEGUIDE_ENGINE"] = self.engine.name
+        env["VOICEGUIDE_SCRATCH"] = self.scratch
         env.update(self.engine.worker_env())
         # Workers are the parallelism: a BLAS thread pool in each would only fight over cores.
         for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -187,6 +192,11 @@ class Worker:
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
+        self.sweep()
+
+    def sweep(self) -> None:
+        """Remove the scratch folder (the worker has ended, or is being killed)."""
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
     def close(self) -> None:
         """Ask politely, then insist."""
@@ -204,6 +214,7 @@ class Worker:
                 if stream:
                     stream.close()
         self._stderr.close()
+        self.sweep()
 
 
 class Pool:
@@ -290,6 +301,7 @@ class Pool:
         for worker in workers:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 worker.proc.wait(timeout=1)
+            worker.sweep()
 
     def close(self) -> None:
         with self._lock:

@@ -178,7 +178,7 @@ class Pyttsx3Engine(Engine):
             check_data_path(data)
         if library:
             ctypes.CDLL(library, mode=ctypes.RTLD_GLOBAL)
-        return _Pyttsx3Backend()
+        return _Pyttsx3Backend(env.get("VOICEGUIDE_SCRATCH"))
 
 
 # --------------------------------------------------------------------------- worker side
@@ -205,7 +205,7 @@ def _patch_driver() -> None:
 class _Pyttsx3Backend(Backend):
     """pyttsx3 used the way that proved reliable: one phrase per runAndWait()."""
 
-    def __init__(self) -> None:
+    def __init__(self, scratch: str | None = None) -> None:
         import pyttsx3
 
         _patch_driver()
@@ -213,11 +213,14 @@ class _Pyttsx3Backend(Backend):
         self._engine.runAndWait()  # the first runAndWait returns early; spend it on nothing
         self._voice: str | None = None
         self._props: dict[str, Any] = {}
-        self._scratch = tempfile.TemporaryDirectory(prefix="voiceguide-")
+        # The worker's parent makes the scratch folder and removes it, killed worker or not;
+        # a folder of our own only when used outside a worker.
+        self._own = None if scratch else tempfile.TemporaryDirectory(prefix="voiceguide-")
+        self._scratch = Path(scratch or self._own.name)  # type: ignore[union-attr]
 
     def synthesize(self, text: str, voice: str, rate: int, pitch: int) -> tuple[np.ndarray, int]:
         self.configure(voice, rate, pitch)
-        return self.speak_to_file(text, Path(self._scratch.name) / "phrase.wav")
+        return self.speak_to_file(text, self._scratch / "phrase.wav")
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any] | None:
         if request.get("op") == "voices":
