@@ -45,7 +45,7 @@ import numpy as np
 
 from voiceguide import ambience
 from voiceguide.errors import AudioError
-from voiceguide.lifeline import child_dies_with_parent
+from voiceguide.lifeline import child_dies_with_parent, widen_pipe
 from voiceguide.loudness import KMeter
 from voiceguide.paths import cache_dir
 
@@ -146,6 +146,8 @@ class Decoding:
             cmd, stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL, bufsize=0,
             preexec_fn=child_dies_with_parent(),
         )  # fmt: skip
+        assert proc.stdout is not None
+        widen_pipe(proc.stdout)
         self.process = proc
         threading.Thread(target=self._run, args=(proc, errors), name="bed", daemon=True).start()
 
