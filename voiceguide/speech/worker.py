@@ -43,6 +43,10 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 
 # --------------------------------------------------------------------------- worker side
 
+#: After a clip this long, the worker hands its freed memory back (a long ``say``'s
+#: 40-second pieces leave ~100 MB of freed heap that the next model run would sit on).
+LONG_CLIP_SECONDS = 15.0
+
 
 def _serve(backend: Backend, request: dict[str, Any]) -> dict[str, Any]:
     """Handle one request; errors a user can act on come back as messages."""
@@ -51,12 +55,19 @@ def _serve(backend: Backend, request: dict[str, Any]) -> dict[str, Any]:
             request["text"], request["voice"], request["rate"], request["pitch"]
         )
         samples = process_pcm(pcm, rate, request["volume"])
+        del pcm
         try:
             ClipCache(Path(request["cache"])).store(request["key"], samples)
         except OSError as err:
             why = f"cannot write the clip cache {request['cache']}: {err.strerror or err}"
             return {"ok": False, "cache": True, "error": why}
-        return {"ok": True, "seconds": len(samples) / CLIP_RATE}
+        seconds = len(samples) / CLIP_RATE
+        del samples
+        if seconds > LONG_CLIP_SECONDS:  # the next clip's model run starts from a lean heap
+            from voiceguide.clipbank import release_freed_memory
+
+            release_freed_memory()
+        return {"ok": True, "seconds": seconds}
     answer = backend.handle(request)
     if answer is None:
         return {"ok": False, "error": f"unknown request {request.get('op')!r}"}
