@@ -111,6 +111,16 @@ def _fresh(path: Path, tmp_path: Path) -> Path:
     return copy
 
 
+def _continue(pid: int) -> None:
+    """SIGCONT, if ffmpeg is still there (by then it has usually been killed and reaped)."""
+    import contextlib
+    import os
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGCONT)
+
+
 def _decode_only_the_opening(bed: Bed) -> None:
     """Let ffmpeg run in short slices until the opening is decoded, then keep it stopped,
     so the test knows the rest of the file is not decoded (whatever the machine's speed)."""
@@ -124,7 +134,7 @@ def _decode_only_the_opening(bed: Bed) -> None:
     os.kill(pid, signal.SIGSTOP)
     # Never a hang: should a read wait for the whole file, ffmpeg goes on after a while
     # and the test fails on what it checks, instead of waiting forever.
-    resume = threading.Timer(30, os.kill, (pid, signal.SIGCONT))
+    resume = threading.Timer(30, _continue, (pid,))
     resume.daemon = True
     resume.start()
     deadline = time.monotonic() + 30
