@@ -223,6 +223,10 @@ class _PiperBackend(Backend):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        # Without a memory pattern (planned per input shape, and each sentence has its own
+        # shape) the worker peaks 42 MB lower over the longest built-in cues, with the same
+        # CPU time and the same samples (measured: 346 against 388 MB; 26 of 26 lines equal).
+        options.enable_mem_pattern = False
         try:
             session = onnxruntime.InferenceSession(
                 str(model), sess_options=options, providers=["CPUExecutionProvider"]
