@@ -35,11 +35,20 @@ COMMAND_SECONDS = 1.2
 #: The canceller counts as converged (and the script gate gives way to the
 #: near-end check) once it holds the echo down by this much (dB, median).
 CONVERGED_DB = 15.0
-#: Over narration, the louder half of a command's blocks must hold this much more
-#: energy (dB) than the echo the canceller leaves in them: a person, not narration.
-#: Measured in the benchmark: right commands over narration 17–23 dB (one 10 dB),
-#: narration decoded as a command at most 12 dB.
-NEAR_END_DB = 15.0
+#: Over narration, what the canceller leaves must be at least this share (dB) of
+#: what the microphone heard, over the louder half of a command's blocks: a person
+#: speaking 3 dB under the narration leaves about a third of it; the narration's
+#: own remains a twentieth or less, however badly cancelled. Measured in the
+#: benchmark: right commands over narration -6 to -12 dB, narration decoded as a
+#: command -13 to -21 dB (the leftover-echo estimate it replaced did not separate them).
+NEAR_END_DB = -12.5
+#: A block whose residual is less than this share (dB) of the microphone is the
+#: session alone: the endpointer hears silence there, so the remains of narration
+#: after a command do not stretch its segment past MAX_SEGMENT.
+ECHO_ONLY_DB = -12.0
+#: Blocks heard after the last one above ECHO_ONLY_DB: the quieter sounds inside a
+#: command (the stop of "guide", the gap before the next word) must not end its segment.
+ECHO_ONLY_HOLD = 16
 #: The same command decided again within this many seconds is one command heard twice.
 REPEAT_SECONDS = 2.5
 
@@ -69,11 +78,12 @@ class Listener:
         self.level = Level()
         self.gated: list[Heard] = []  # commands dropped by the gate, for the curious
         self._last: Heard | None = None
-        # (time, residual power, echo left) of the last 16 s of cancelled blocks
+        # (time, residual power, microphone power) of the last 16 s of cancelled blocks
         self._blocks: deque[tuple[float, float, float]] = deque(maxlen=1000)
         self._mic = np.zeros(0, np.float32)
         self._clock = 0.0  # seconds of cancelled audio so far
         self._played = np.zeros(0, np.float32)
+        self._near = 0  # blocks the endpointer still hears after the last near-end block
 
     def feed(self, mic: np.ndarray, played: np.ndarray | None = None) -> list[Heard]:
         """More audio (and what was playing while it was heard); the commands decided."""
@@ -81,8 +91,10 @@ class Listener:
         self._meter(mic16)
         if played is None:
             self.recognizer.max_lead = MAX_LEAD_UNCANCELLED
+            self.recognizer.windowed = False
             return self._decide(self.recognizer.feed(mic16))
         self.recognizer.max_lead = MAX_LEAD
+        self.recognizer.windowed = True
         if self.canceller is None:
             self.canceller = EchoCanceller()
         self._mic = np.concatenate([self._mic, mic16])
@@ -91,14 +103,26 @@ class Listener:
         if n == 0:
             return []
         residual = np.empty(n, np.float32)
+        segmented = np.empty(n, np.float32)
         for i in range(0, n, BLOCK):
-            residual[i : i + BLOCK] = self.canceller.process(
-                self._mic[i : i + BLOCK], self._played[i : i + BLOCK]
-            )
-            self._blocks.append((self._clock, self.canceller.residual, self.canceller.leftover))
+            mic_block = self._mic[i : i + BLOCK]
+            out = self.canceller.process(mic_block, self._played[i : i + BLOCK])
+            residual[i : i + BLOCK] = out
+            mic_power = float(np.mean(mic_block.astype(np.float64) ** 2))
+            share = (self.canceller.residual + 1e-12) / (mic_power + 1e-12)
+            self._blocks.append((self._clock, self.canceller.residual, mic_power))
+            if not self.converged or share >= 10 ** (ECHO_ONLY_DB / 10):
+                self._near = ECHO_ONLY_HOLD
+            segmented[i : i + BLOCK] = out if self._near else 0.0
+            self._near = max(self._near - 1, 0)
             self._clock += BLOCK / RATE
         self._mic, self._played = self._mic[n:], self._played[n:]
-        return self._decide(self.recognizer.feed(residual))
+        return self._decide(self.recognizer.feed(residual, segmented))
+
+    @property
+    def converged(self) -> bool:
+        """Whether the canceller holds the session's echo down (CONVERGED_DB)."""
+        return self.canceller is not None and self.canceller.erle_db >= CONVERGED_DB
 
     def flush(self) -> list[Heard]:
         return self._decide(self.recognizer.flush())
@@ -123,7 +147,7 @@ class Listener:
 
     def _admit(self, h: Heard) -> bool:
         """Whether a decoded command is a person's (see the module docstring)."""
-        if self.canceller is not None and self.canceller.erle_db >= CONVERGED_DB:
+        if self.converged:
             return self.near_end_db(h.at, h.end) >= NEAR_END_DB
         if self.speaking is None:
             return True
@@ -131,13 +155,18 @@ class Listener:
         return not any(self.speaking(float(t)) for t in span)
 
     def near_end_db(self, start: float, end: float) -> float:
-        """How far the residual over [start, end) stands above the echo left in it (dB)."""
-        spans = np.array([(r, e) for t, r, e in self._blocks if start <= t < end])
+        """The share of the microphone's power the canceller left over [start, end) (dB).
+
+        Over the louder half of the blocks (by what is left): near 0 dB when
+        the microphone heard a person (or the session was quiet), far below
+        when it heard only the session, however well or badly it was cancelled.
+        """
+        spans = np.array([(r, m) for t, r, m in self._blocks if start <= t < end])
         if not len(spans):
-            return 0.0
+            return -120.0
         louder = spans[np.argsort(-spans[:, 0])][: max(1, len(spans) // 2)]
-        residual, leftover = np.sum(louder, axis=0)
-        return float(10 * np.log10((residual + 1e-12) / (leftover + 1e-12)))
+        residual, mic = np.sum(louder, axis=0)
+        return float(10 * np.log10((residual + 1e-12) / (mic + 1e-12)))
 
     @property
     def now(self) -> float:

@@ -38,6 +38,15 @@ MAX_SEGMENT = 3.2
 MIN_SNR = 12.0
 #: Seconds of frame levels the floor is taken from (its 20th percentile).
 FLOOR_SECONDS = 8.0
+#: Overlong segments are decoded in windows this long (seconds), this far apart.
+WINDOW = 2.3
+WINDOW_HOP = 0.3
+#: Seconds before "guide" that must be quieter than the command in a window: a
+#: window can start in the middle of talk, a segment cannot.
+PAUSE = 0.2
+#: and by how much. Measured: right commands in windows 13-31 dB, windows starting
+#: inside room talk mostly under 4 dB (the loudest fit badly anyway, MIN_MATCH).
+PAUSE_DB = 10.0
 #: Added before decoding: pocketsphinx fails on exact digital silence.
 DITHER = 10 ** (-60 / 20)
 #: Seconds of audio before a segment's start that are decoded with it: the decoder
@@ -102,7 +111,7 @@ class Recognizer:
         self.endpointer = endpointer_type(window=0.3, ratio=0.9, vad_mode=vad_mode,
                                           sample_rate=RATE)  # fmt: skip
         self.frame = int(self.endpointer.frame_bytes // 2)
-        self._pending = np.zeros(0, np.float32)
+        self._pending = np.zeros((2, 0), np.float32)  # (heard, segmented) not yet a frame
         self._rng = np.random.default_rng(0)
         self.samples = 0  # samples fed so far: the stream's clock
         self._segment: list[bytes] | None = None
@@ -114,49 +123,67 @@ class Recognizer:
             maxlen=int((MAX_SEGMENT + CONTEXT + 1.5) * RATE / self.frame)
         )
         self.segments = 0
+        self.windowed = False  # decode overlong segments in windows (see _windows)
+        self._next_window: float | None = None  # where the next window starts (seconds)
+        self._split = False  # the current segment is being decoded in windows
         self.decoded_seconds = 0.0
 
     @property
     def now(self) -> float:
         return self.samples / RATE
 
-    def feed(self, block: np.ndarray) -> list[Heard]:
-        """Process more audio; return the commands decided on in it."""
-        audio = np.concatenate([self._pending, block.astype(np.float32)])
-        n = len(audio) // self.frame * self.frame
-        self._pending = audio[n:]
+    def feed(self, block: np.ndarray, vad: np.ndarray | None = None) -> list[Heard]:
+        """Process more audio; return the commands decided on in it.
+
+        ``vad``, when given, is what the endpointer segments instead of ``block``
+        (the same length): the listener blanks the stretches that are only the
+        session's own sound there, so the remains of narration do not run into a
+        command's segment, while the decoder still hears ``block`` unchanged.
+        """
+        block = block.astype(np.float32)
+        vad = block if vad is None else vad.astype(np.float32)
+        audio = np.concatenate([self._pending, np.stack([block, vad])], axis=1)
+        n = audio.shape[1] // self.frame * self.frame
+        self._pending = audio[:, n:]
         heard: list[Heard] = []
         for i in range(0, n, self.frame):
-            heard.extend(self._frame(audio[i : i + self.frame]))
+            heard.extend(self._frame(audio[0, i : i + self.frame], audio[1, i : i + self.frame]))
         return heard
 
     def flush(self) -> list[Heard]:
         """The end of the audio: decide on a segment in progress."""
         return self._decode() if self._segment else []  # the end of the audio ends a segment
 
-    def _frame(self, x: np.ndarray) -> list[Heard]:
-        x = x + self._rng.standard_normal(len(x)).astype(np.float32) * DITHER
-        pcm = (np.clip(x, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    def _frame(self, x: np.ndarray, vad: np.ndarray) -> list[Heard]:
+        dither = self._rng.standard_normal(len(x)).astype(np.float32) * DITHER
+        x = x + dither
+        pcm = _pcm(x)
         self._recent.append((self.samples, pcm))
         self.samples += len(x)
         level = float(10 * np.log10(np.mean(x.astype(np.float64) ** 2) + 1e-12))
         self._levels.append(level)
         was = self.endpointer.in_speech
-        speech = self.endpointer.process(pcm)
+        speech = self.endpointer.process(_pcm(vad + dither))
         if speech is None:
             return []
         if not was:
             self._segment = []
             self._segment_levels = []
             self._start = self.endpointer.speech_start
+            self._split = False
         if self._segment is not None:
             self._segment.append(speech)
             self._segment_levels.append(level)
-            if len(self._segment) * self.frame / RATE > MAX_SEGMENT:
-                self._segment = None  # too long for a command: skip until the next pause
+            seconds = len(self._segment) * self.frame / RATE
+            if self.windowed and not self._split and seconds > WINDOW - CONTEXT:
+                self._split = True  # perhaps too long for a command alone: see _windows
+                self._next_window = self._start - CONTEXT
+            if seconds > MAX_SEGMENT:
+                self._segment = None  # too long for a command alone
+        heard = self._windows(ended=not self.endpointer.in_speech)
         if not self.endpointer.in_speech:
-            return self._decode()
-        return []
+            return heard + self._decode()
+        return heard
 
     def snr_db(self) -> float:
         """How far the current segment's loud frames stand above the recent floor."""
@@ -172,12 +199,39 @@ class Recognizer:
         self._segment = None
         if seconds < MIN_SEGMENT or self.snr_db() < MIN_SNR:
             return []
-        first = int((self._start - CONTEXT) * RATE)
-        frames = [(i, frame) for i, frame in self._recent if i >= first]
-        start = frames[0][0] / RATE
-        pcm = b"".join(frame for _, frame in frames)
         self.segments += 1
         self.decoded_seconds += seconds
+        return self._judge(self._start - CONTEXT, self.now)
+
+    def _windows(self, ended: bool) -> list[Heard]:
+        """An overlong segment, decoded in overlapping WINDOW-second stretches.
+
+        A command said while the session's remains keep the endpointer in speech
+        is still a command: each window is judged as a segment would be, so one
+        that starts in the pause before "guide" finds it. Only once the
+        canceller runs (``self.windowed``): without it, long segments are mostly
+        talk and narration, and every window would be another chance to misfire.
+        """
+        heard: list[Heard] = []
+        while self._next_window is not None and (
+            self._next_window + WINDOW <= self.now
+            or (ended and self._next_window + MIN_SEGMENT + CONTEXT < self.now)
+        ):
+            start = self._next_window
+            heard += self._judge(start, min(start + WINDOW, self.now), window=True)
+            self._next_window = start + WINDOW_HOP
+        if ended:
+            self._next_window = None
+        return heard
+
+    def _judge(self, begin: float, end: float, window: bool = False) -> list[Heard]:
+        """Decode [begin, end) of what was lately heard; the commands it holds, if any."""
+        first, last = int(begin * RATE), int(end * RATE)
+        frames = [(i, frame) for i, frame in self._recent if first <= i < last]
+        if not frames:
+            return []
+        start = frames[0][0] / RATE
+        pcm = b"".join(frame for _, frame in frames)
         grammar = self._score(pcm, "commands")
         if grammar is None:
             return []
@@ -198,10 +252,24 @@ class Recognizer:
         self.match = 1000 * (grammar - (phones or 0.0)) / max(self.decoder.n_frames(), 1)
         if self.match < MIN_MATCH:
             return []
-        return [
-            Heard(start + segments[i][1] / 100.0, c, decided=self.now, end=self.now)
-            for i, c in found
-        ]
+        heard = [Heard(start + segments[i][1] / 100.0, c, decided=self.now, end=end)
+                 for i, c in found]  # fmt: skip
+        if window and any(self.pause_db(h.at, h.end) < PAUSE_DB for h in heard):
+            return []  # the window began inside talk: "guide" was not after a pause
+        return heard
+
+    def pause_db(self, at: float, end: float) -> float:
+        """How much quieter (dB) the PAUSE seconds before ``at`` were than [at, end)
+        (the loudest 10 ms before against the 90th percentile after)."""
+        first, last = int((at - PAUSE) * RATE), int(end * RATE)
+        before, after = [], []
+        for i, frame in self._recent:
+            if first <= i < last:
+                power = np.mean((np.frombuffer(frame, "<i2") / 32768.0) ** 2) + 1e-12
+                (before if i < at * RATE - self.frame else after).append(10 * np.log10(power))
+        if not before or not after:
+            return 0.0
+        return float(np.percentile(after, 90) - np.max(before))
 
     def _score(self, pcm: bytes, search: str) -> float | None:
         """Decode against one search; its path score (natural log), None if nothing fits.
@@ -218,6 +286,10 @@ class Recognizer:
         if hyp is None or hyp.score <= 0.0:
             return None
         return float(np.log(hyp.score))
+
+
+def _pcm(x: np.ndarray) -> bytes:
+    return (np.clip(x, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
 
 def _is_word(word: str) -> bool:
