@@ -203,3 +203,33 @@ def test_on_capture_reports_a_silent_microphone_once(room: RoomCase) -> None:
     for _ in range(400):  # 4 s of an all-zero microphone
         control.on_capture(np.zeros(480, np.float32), played)
     assert len(warned) == 1 and "silent" in warned[0]
+
+
+def _segmented_as_one(command: np.ndarray, windowed: bool) -> list:  # type: ignore[type-arg]
+    """A command after a pause, while the endpointer hears one 6 s stretch of sound
+    (as narration remains keep it in speech): too long to be decoded whole."""
+    from voiceguide.listen.recognizer import Recognizer
+
+    rng = np.random.default_rng(1)
+    heard = np.concatenate([np.zeros(16_000 * 2), command, np.zeros(16_000 * 2)])
+    heard = (heard + rng.standard_normal(len(heard)) * 1e-4).astype(np.float32)
+    babble = rng.standard_normal(len(heard)).astype(np.float32) * 0.05  # keeps the VAD on
+    t = np.arange(len(heard)) / 16_000
+    segmented = babble * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) * ((t > 1.0) & (t < 7.0))
+    recognizer = Recognizer()
+    recognizer.windowed = windowed
+    out = []
+    for i in range(0, len(heard), 1600):
+        out += recognizer.feed(heard[i : i + 1600], segmented[i : i + 1600].astype(np.float32))
+    return out + recognizer.flush()
+
+
+def test_a_command_inside_an_overlong_segment_is_found_in_windows() -> None:
+    from support.room import TALKERS, command_clips
+
+    clip = dict(command_clips(TALKERS[:1]))["pause"]
+    found = _segmented_as_one(clip, windowed=True)  # each window that agrees (Listener: once)
+    assert found and {h.command for h in found} == {"pause"}
+    assert all(1.9 <= h.at <= 2.0 + len(clip) / 16_000 for h in found)
+    assert found[0].decided < 2.0 + len(clip) / 16_000 + 2.0  # within 2 s of its end
+    assert _segmented_as_one(clip, windowed=False) == []  # decoded whole it is too long

