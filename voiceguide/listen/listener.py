@@ -5,17 +5,19 @@ what is playing:
 
 1. with the played signal (live playback hands it over sample-aligned; a
    file can come with ``--played``), an echo canceller subtracts the session
-   from the microphone before anything is segmented or decoded. Once it has
-   converged (CONVERGED_DB), a command decoded over narration is kept only if
-   its louder blocks stand NEAR_END_DB above the echo the canceller leaves:
-   a person in the room, not the narration's remains. Measured
-   (docs/benchmarks.md): narration decoded as a command reached at most
-   12 dB, right commands over narration 17-23 dB;
+   from the microphone before anything is segmented or decoded, and the
+   endpointer hears only the blocks where something besides the session is
+   left (ECHO_ONLY_DB). Once it has converged (CONVERGED_DB), a command is
+   kept only if what the canceller left is a fair share of what the
+   microphone heard (NEAR_END_DB): a person in the room, not the narration's
+   remains. Measured (docs/benchmarks.md): right commands over narration
+   -6 to -12 dB, narration decoded as a command -13 to -21 dB;
 2. without the played signal (or before the canceller has converged), a gate
    from the script: a command whose words overlap a sounding cue is dropped.
 
 Ordinary talk in the room is rejected by the recognizer itself (speech before
-"guide", or a poor match against a free phone loop: recognizer.py).
+"guide", durations unlike a command said alone, or a poor match against a free
+phone loop: recognizer.py).
 """
 
 from __future__ import annotations

@@ -8,13 +8,16 @@ microphone is poor; against a small grammar of the commands it is good.
 Audio is cut into segments by pocketsphinx's endpointer (WebRTC's voice
 activity detector over a 0.3 s window). Each segment is decoded whole against
 the grammar once it ends, so a command is decided about 0.3–0.5 s after its
-last word. The grammar holds only commands, so it would force one onto any
-sound: segments too short or too long to be a command alone (a knock; talk,
-narration or music running on) are not decoded at all, and a decoded command
-is rejected when the segment has speech before "guide" or when the grammar's
-path scores far below a free phone loop over the same audio (MIN_MATCH):
-ordinary talk forced into a command fits badly. In the benchmark this took
-room talk from 37 false commands in 15 minutes to none.
+last word. A segment running past 2 s (a command the session's remains ran
+into) is also decoded in overlapping windows (_windows). The grammar holds
+only commands, so it would force one onto any sound: segments too short or
+too long to be a command alone (a knock; talk, narration or music running on)
+are not decoded whole, and a decoded command is rejected when it has speech
+before "guide", when its durations are not those of a command said alone
+(_plausible), or when the grammar's path scores far below a free phone loop
+over the same audio (MIN_MATCH): ordinary talk forced into a command fits
+badly. In the benchmark this took room talk from 37 false commands in 15
+minutes to none.
 """
 
 from __future__ import annotations
@@ -62,14 +65,16 @@ CONTEXT = 0.3
 #: audio (log score difference per 1000 frames): ordinary talk forced into a command
 #: scores far worse than its own phones. Measured on room-reverberant espeak clips:
 #: commands decoded right −0.4 to −1.4 (most above −1.0), talk −0.4 to −2.8 (most
-#: below −1.2), misheard commands mostly below −1.1.
+#: below −1.2), misheard commands mostly below −1.1. Over narration right commands
+#: often land at −1.10 to −1.14, so −1.15 (the duration checks hold the talk it admits).
 MIN_MATCH = -1.15
 #: A stricter MIN_MATCH for "stop": a wrong stop ends the session, a missed one is said again.
 #: Measured: right "stop" -0.86 to -0.97; "back" and "softer" over narration heard as
 #: "stop" -1.12 and -1.13.
 MIN_MATCH_STOP = -1.0
 #: The shortest "guide" (seconds in the decoded path) that is a word said: right
-#: commands 0.30-1.4 s; the decoder's shortest path through a blip is about 0.2 s.
+#: commands 0.30-1.4 s (espeak voices; Piper's brisk ones 0.26-0.33 s); the decoder's
+#: path through a blip or mid-talk is 0.09-0.27 s. 0.25 s admitted more talk.
 MIN_GUIDE = 0.28
 #: The most seconds of sound (trailing "uh" and silence, the endpointer's 0.3 s
 #: margin included) a segment may hold after the command's last word: right
