@@ -71,6 +71,9 @@ class _Sound:
         return self.start + len(self.samples)
 
 
+#: Longest the confirmation voice waits for the session's first sound before it starts.
+START_WAIT = 3.0
+
 class Confirmer:
     """Earcons and spoken confirmations, mixed over the live output on demand.
 
@@ -102,16 +105,23 @@ class Confirmer:
         self.warm = threading.Event()  # set once the phrases asked for at start are made
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._after: threading.Event | None = None
         self.said: list[tuple[int, str]] = []  # (output sample, words): for tests and the log
 
     # -- the speech thread
 
-    def start(self, phrases: Iterable[str] = ()) -> None:
-        """Start the speaker and make ``phrases`` ahead (when words are on)."""
+    def start(self, phrases: Iterable[str] = (), after: threading.Event | None = None) -> None:
+        """Start the speaker and make ``phrases`` ahead (when words are on).
+
+        ``after`` (the player's first sound): the speaker's engine starts only then,
+        or after :data:`START_WAIT` seconds, since booting a neural voice takes a core
+        for most of a second and the session's first block and speech come first.
+        """
         if not self.words:
             return
         for text in dict.fromkeys(p for p in phrases if p):
             self._wanted.put((text, None))
+        self._after = after
         self._thread = threading.Thread(target=self._speak, name="confirm", daemon=True)
         self._thread.start()
 
@@ -130,6 +140,8 @@ class Confirmer:
             self._thread = None
 
     def _speak(self) -> None:
+        if self._after is not None:
+            self._after.wait(START_WAIT)
         try:
             with self._factory() as speaker:
                 while True:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import queue
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -139,6 +140,7 @@ class Player:
         self.keys = keys
         self.display = display
         self.on_block = on_block
+        self.sounding = threading.Event()  # set with the first block given to the sink
         self.confirm = confirm
         self.bindings = dict(DEFAULT_BINDINGS if bindings is None else bindings)
         self.pos = _sample_at(start)
@@ -273,6 +275,7 @@ class Player:
 
     def _play(self, block: np.ndarray, pos: int, moving: bool = True) -> None:
         self.sink.play(to_pcm16(block))
+        self.sounding.set()
         if self.continuous:
             self._written.append((self.deadline, pos, moving))
         if self.on_block:

@@ -138,7 +138,6 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
                         gain=session.mixer.master_gain, warn=spoken)  # fmt: skip
     checklist = tuple(getattr(script, "checklist", ()))
     words = _checklist_words(checklist) if checklist and start == 0.0 else ""
-    confirm.start([words, *FIXED_PHRASES, *step_phrases(script)])
     display = Screen(night=bool(options.get("night"))) if screen else PlainLog()
     volume = point.volume_db if point is not None else 0.0
     previous = _catch_signals()
@@ -149,6 +148,8 @@ def _play(setup, key: str, title: str, options: dict[str, Any], start: float, po
             player = Player(session, sink, clock=clock, keys=keys, display=display, start=start,
                             confirm=confirm, bindings=keymap, volume_db=volume)  # fmt: skip
             spoken.player = player  # sets player.warnings now and on every new warning
+            # Its voice starts once the session sounds: its start-up would delay the first block.
+            confirm.start([words, *FIXED_PHRASES, *step_phrases(script)], after=player.sounding)
             if words:
                 player.start_with_checklist(words, checklist)
             if voice is not None:
