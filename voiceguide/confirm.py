@@ -74,6 +74,7 @@ class _Sound:
 #: Longest the confirmation voice waits for the session's first sound before it starts.
 START_WAIT = 3.0
 
+
 class Confirmer:
     """Earcons and spoken confirmations, mixed over the live output on demand.
 
