@@ -109,6 +109,30 @@ def test_speech_workers_leave_no_scratch_files_killed_or_closed(tmp_path: Path) 
     assert worker.proc.returncode == 0 and not Path(worker.scratch).exists()  # closed politely
 
 
+PARENT_EXITS = """
+import os, sys
+from pathlib import Path
+from voiceguide.speech import Speaker, VoiceSettings
+s = Speaker(VoiceSettings(engine="pyttsx3"), cache_dir=Path(sys.argv[1]), workers=1)
+s.clip("One.")
+print(s._pool._all[0].scratch, flush=True)
+os._exit(0)  # no close: the worker's stdin ends, or it sees its parent gone
+"""
+
+
+def test_a_worker_whose_parent_exits_without_closing_removes_its_scratch(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", PARENT_EXITS, str(tmp_path)], check=True,
+                         capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+    scratch = Path(out.strip().splitlines()[-1])
+    deadline = time.monotonic() + 5
+    while scratch.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not scratch.exists()
+
+
 def test_a_long_text_is_spoken_in_pieces(tmp_path: Path) -> None:
     from voiceguide.speech.speaker import LONG_TEXT, _sentence_groups
 

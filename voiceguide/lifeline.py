@@ -105,18 +105,22 @@ def child_dies_with_parent() -> Callable[[], None] | None:
     return arm
 
 
-def watch_parent(interval: float = 0.2) -> None:
+def watch_parent(interval: float = 0.2, last: Callable[[], None] | None = None) -> None:
     """In a child process: exit at once when the process that started it is gone.
 
     For Python children (speech workers) that may be started from any
     thread: a daemon thread polls the parent pid, which becomes another
-    process's (init's or a subreaper's) when the parent dies.
+    process's (init's or a subreaper's) when the parent dies. ``last`` runs
+    just before (removing what only the parent would have removed).
     """
     parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(interval)
+        if last is not None:
+            with contextlib.suppress(Exception):
+                last()
         os._exit(1)
 
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()

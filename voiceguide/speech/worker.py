@@ -75,14 +75,29 @@ def _serve(backend: Backend, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def worker_main() -> None:
-    """Entry point of a worker process: JSON lines in on stdin, out on a private fd.
+    """Entry point of a worker process: it serves until its stdin ends or its parent is
+    gone, and its scratch folder goes with it either way."""
+    from voiceguide.lifeline import watch_parent
+
+    scratch = os.environ.get("VOICEGUIDE_SCRATCH")
+
+    def sweep() -> None:  # the parent sweeps too; this covers a parent that exits first
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    watch_parent(last=sweep)  # a SIGKILLed parent must not leave workers (or files) behind
+    try:
+        _serve_forever()
+    finally:
+        sweep()
+
+
+def _serve_forever() -> None:
+    """JSON lines in on stdin, out on a private fd.
 
     Stdout (fd 1) is pointed at /dev/null before the engine loads, so its
     prints and anything a C library writes go nowhere.
     """
-    from voiceguide.lifeline import watch_parent
-
-    watch_parent()  # a SIGKILLed parent must not leave workers behind
     proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
