@@ -256,10 +256,6 @@ class _PiperBackend(Backend):
                 parts.append(chunk.audio_float_array)
         finally:
             self._runs.options = None
-            if lean:
-                from voiceguide.clipbank import release_freed_memory
-
-                release_freed_memory()  # what the shrunk arena gave back, back to the system
         if not parts or not any(np.any(p) for p in parts):
             raise SpeechError(f"Piper produced no sound for {text[:40]!r}")
         return np.concatenate(parts).astype(np.float64), rate_hz
