@@ -66,6 +66,50 @@ class MixSettings:
     limit_db: float = 0.0
 
 
+@dataclass(frozen=True)
+class GainCurve:
+    """A master gain that moves: from ``first``, each move a smooth (raised-cosine) turn
+    over samples [start, end) to its gain. A render that began mixing on estimated
+    speech settles its level this way, a few tenths of a dB at a time."""
+
+    first: float
+    moves: tuple[tuple[int, int, float], ...] = ()  # (start, end, gain after), in order
+
+    @property
+    def last(self) -> float:
+        return self.moves[-1][2] if self.moves else self.first
+
+    @property
+    def end(self) -> int:
+        """Where the last move is over (0 when there is none)."""
+        return self.moves[-1][1] if self.moves else 0
+
+    def then(self, start: int, end: int, gain: float) -> GainCurve:
+        """This curve with one more move (after every other)."""
+        return GainCurve(self.first, (*self.moves, (max(start, self.end), end, gain)))
+
+    def at(self, first: int, count: int) -> float | np.ndarray:
+        """The gain at samples [first, first + count): one number where it is flat."""
+        return self.over(np.arange(first, first + count, dtype=np.float64), flat=True)
+
+    def over(self, t: np.ndarray, flat: bool = False) -> np.ndarray | float:
+        """The gain at sorted sample positions ``t`` (a number if ``flat`` and it is one)."""
+        before = self.first
+        gain: np.ndarray | float = before
+        for start, end, after in self.moves:
+            if len(t) and end <= t[0]:
+                before = gain = after
+                continue
+            if len(t) and start >= t[-1]:
+                break
+            x = np.clip((t - start) / max(1, end - start), 0.0, 1.0)
+            gain = gain + (after - before) * _raised_cosine(x)
+            before = after
+        if isinstance(gain, float) and not flat:
+            return np.full(len(t), gain)
+        return gain
+
+
 @lru_cache(maxsize=4)
 def _tick(peak_db: float) -> np.ndarray:
     """A soft wooden tick: 60 ms of a low, quickly fading tone (mono, peak ``peak_db``)."""
@@ -128,12 +172,15 @@ class Mixer:
         settings: MixSettings | None = None,
         *,
         levels: tuple[float, float] | None = None,
+        gain: GainCurve | None = None,
     ) -> None:
         """``levels`` fixes the master gain and bed lift instead of working them
-        out: a live session keeps one level while its script changes."""
+        out: a live session keeps one level while its script changes. ``gain``
+        moves the master gain (``levels`` then gives the bed lift)."""
         self.script = script
         if levels is not None:
             self.__dict__["levels"] = levels
+        self.curve = gain
         self.settings = settings or MixSettings()
         self.clips = clips
         self.beds = beds
@@ -482,6 +529,17 @@ class Mixer:
         # Out of reach: keep the listener's balance and a clean voice, and fall short.
         return 10 ** (headroom_db / 20), 1.0
 
+    def hop_gains(self, curve: GainCurve) -> np.ndarray:
+        """``curve`` at the centre of each of the session's 100 ms hops."""
+        hops = len(self._hop_powers[0])
+        return np.asarray(curve.over(np.arange(hops) * HOP + HOP // 2.0), dtype=np.float64)
+
+    def lufs_with(self, gains: np.ndarray, lift: float = 1.0) -> float:
+        """The session's loudness with each hop at its own master gain (the planned
+        powers; the limiter's share left out, as in planning)."""
+        plain, bed = self._hop_powers
+        return loudness.gated_loudness((plain + bed * lift**2) * gains**2)
+
     @property
     def achieved_lufs(self) -> float:
         """The loudness the session comes out at (the target, unless it was out of reach)."""
@@ -512,10 +570,18 @@ class Mixer:
         margin = LIMITER_MARGIN
         bound = np.zeros(count + 2 * margin)
         x = self.premaster(start - margin, count + 2 * margin, bound=bound)
-        x *= np.float32(self.master_gain)
+        gain = self.gain_at(start - margin, count + 2 * margin)
+        if isinstance(gain, np.ndarray):
+            x *= gain.astype(np.float32)[:, None]
+        else:
+            x *= np.float32(gain)
         ceiling = 10 ** (self.settings.ceiling_db / 20)
-        y = limit(x, ceiling, bound * self.master_gain)[margin : margin + count]
+        y = limit(x, ceiling, bound * gain)[margin : margin + count]
         return np.clip(y, -1.0, 1.0)
+
+    def gain_at(self, start: int, count: int) -> float | np.ndarray:
+        """The master gain over samples [start, start + count)."""
+        return self.master_gain if self.curve is None else self.curve.at(start, count)
 
     def blocks(self, size: int = RATE * 2, start: int = 0) -> Iterator[np.ndarray]:
         """The session from ``start`` to the end, ``size`` samples at a time."""

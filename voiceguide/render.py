@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.ambience import Bed
+from voiceguide.arriving import ArrivingMix, Relaid
 from voiceguide.clipbank import release_freed_memory
 from voiceguide.compiler import layout
 from voiceguide.errors import SpeechError, VoiceguideError
@@ -219,32 +220,43 @@ def render(
     sides = [p for p in (files.subtitles, files.script_json, files.lyrics) if p is not None]
     # Every output is a locked temp from here on: a folder that cannot be
     # written fails now, and the outputs appear together or not at all.
-    with atomic_paths(to, *sides) as (tmp, *side_tmps):
-        mixer, fresh = prepare(script, voice, lexicon, aimed, progress)
-        laid = mixer.script
-        tags = session_tags(laid, voice, files.cover)
-        for attempt in range(MIX_PASSES):
-            reached = mixer.achieved_lufs >= mixer.settings.target_lufs - 0.05
+    with atomic_paths(to, *sides) as (tmp, *side_tmps), Speaker(voice, lexicon=lexicon) as speaker:
+        first = _first_mix(script, voice, lexicon, aimed, progress, speaker, fmt)
+        mixer = first if isinstance(first, Mixer) else None  # None: the first mix is arriving
+        passes = 0
+        while True:
+            source = mixer or first
+            final = partial(_final, source)
             peak = _Peak()
             try:
                 measured = encode_into(
-                    peak.watch(mixer.blocks(), mixer.length, progress), tmp, fmt, rate=RATE,
-                    channels=channels, bitrate=rate_kbps, tags=tags, chapters=laid.chapters,
-                    id3_version=files.id3_version, measured=True, frames=mixer.length,
-                    accept=None if attempt == MIX_PASSES - 1
-                    else partial(_on_target, wanted=wanted, reached=reached),
+                    peak.watch(_blocks(source), source.length, progress), tmp, fmt, rate=RATE,
+                    channels=channels, bitrate=rate_kbps, id3_version=files.id3_version,
+                    tags=lambda f=final: session_tags(f().script, voice, files.cover),
+                    chapters=lambda f=final: f().script.chapters, measured=True,
+                    frames=mixer.length if mixer else None, open_end=mixer is None,
+                    accept=None if passes == MIX_PASSES - 1
+                    else lambda m, f=final: _on_target(m, wanted, _reached(f())),
                 )  # fmt: skip
                 break
+            except Relaid:  # the arriving mix could not settle its level: the exact plan
+                mixer = _final(first)
             except Rejected as rejected:  # the codec moved it more than its trim: mix again
+                mixer = final()
                 m = rejected.measured
                 louder = m.lufs > wanted.target_lufs + LUFS_TOLERANCE
-                fix = wanted.target_lufs - m.lufs if reached or louder else 0.0
+                fix = wanted.target_lufs - m.lufs if _reached(mixer) or louder else 0.0
                 room = m.true_peak - wanted.ceiling_db + 0.3  # negative: peaks left room
-                last = attempt == MIX_PASSES - 2  # the next mix is taken as it comes: only safer
+                last = passes == MIX_PASSES - 2  # the next mix is taken as it comes: only safer
                 gain = trim.gain_db + (min(0.0, fix) if last else fix)
                 headroom = max(0.0, trim.headroom_db + (max(0.0, room) if last else room))
                 trim = replace(trim, gain_db=gain, headroom_db=headroom)
-                mixer = Mixer(laid, mixer.clips, mixer.beds, _aimed(wanted, trim))
+                mixer = Mixer(mixer.script, mixer.clips, mixer.beds, _aimed(wanted, trim))
+                passes += 1
+        mixer = final()
+        laid = mixer.script
+        reached = _reached(mixer)
+        fresh = speaker.engine_calls
         assert measured is not None
         texts: list[str] = []
         if files.subtitles is not None:
@@ -263,6 +275,43 @@ def render(
         reached=reached, notes=tuple(notes), quiet_reason=_quiet_reason(mixer, wanted, reached),
         warnings=laid.warnings[len(script.warnings) :],
     )  # fmt: skip
+
+
+def _first_mix(
+    script: Script, voice: VoiceSettings, lexicon: Mapping[str, str] | None,
+    settings: MixSettings, progress: Progress | None, speaker: Speaker, fmt: str,
+) -> Mixer | ArrivingMix:  # fmt: skip
+    """The exact plan when every clip is cached; else a mix that starts while speech is made.
+
+    Speaking first stays the way for M4B (its chapters go in with the audio)
+    and for low-bitrate mixes that plan on the limiter's share of the loudness.
+    """
+    script, warnings = speakable(script, speaker.language, speaker.voice_id)
+    if warnings:
+        script = replace(script, warnings=script.warnings + warnings)
+    beds = load_beds(script)
+    texts = [c.text for c in script.cues]
+    if fmt != "m4b" and settings.limit_db == 0 and speaker.uncached(texts):
+        return ArrivingMix(script, speaker, beds, settings)
+    bank, _ = speak(script, voice, lexicon, progress, speaker=speaker)
+    speaker.close()  # the workers' memory goes back before the mix
+    return Mixer(layout(script, [bank.duration(c.text) for c in script.cues]), bank, beds, settings)
+
+
+def _blocks(source: Mixer | ArrivingMix) -> Iterator[np.ndarray]:
+    return source.blocks()
+
+
+def _final(source: Mixer | ArrivingMix) -> Mixer:
+    """The exact plan of a mix (an arriving one's, once its blocks are made)."""
+    if isinstance(source, Mixer):
+        return source
+    assert source.exact is not None
+    return source.exact
+
+
+def _reached(mixer: Mixer) -> bool:
+    return mixer.achieved_lufs >= mixer.settings.target_lufs - 0.05
 
 
 def _bed_files(script: Script) -> list[str]:

@@ -19,6 +19,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -130,14 +131,16 @@ def measure(path: Path, mono: bool = False) -> Measured:
 
 
 def _meter_command(
-    source: Sequence[str], mono: bool, trim: tuple[int, int] | None = None
+    source: Sequence[str], mono: bool, trim: tuple[int, int | None] | None = None
 ) -> list[str]:
-    """ffmpeg reading ``source`` through ebur128; ``trim`` keeps only samples [a, b)."""
+    """ffmpeg reading ``source`` through ebur128; ``trim`` keeps only samples [a, b)
+    (b None: to the end)."""
     # Only the summary is read: per-frame lines (10 a second, 14 MB of text for 150
     # minutes, held several times over by the pipe reader) go to the verbose level.
     meter = "ebur128=peak=true:framelog=verbose" + (":dualmono=true" if mono else "")
     if trim is not None:
-        meter = f"atrim=start_sample={trim[0]}:end_sample={trim[1]}," + meter
+        end = "" if trim[1] is None else f":end_sample={trim[1]}"
+        meter = f"atrim=start_sample={trim[0]}{end}," + meter
     return [ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", *source, "-af", meter,
             "-f", "null", "-"]  # fmt: skip
 
@@ -186,39 +189,53 @@ def encode_into(
     rate: int,
     channels: int = 2,
     bitrate: int = DEFAULT_BITRATE,
-    tags: Tags | None = None,
-    chapters: Sequence[Chapter] = (),
+    tags: Tags | Callable[[], Tags] | None = None,
+    chapters: Sequence[Chapter] | Callable[[], Sequence[Chapter]] = (),
     id3_version: int = 3,
     measured: bool = False,
     accept: Callable[[Measured], bool] | None = None,
     frames: int | None = None,
+    open_end: bool = False,
 ) -> Measured | None:
     """Encode into a temp made by :func:`atomic_paths` (the caller renames it into place).
 
     ``frames``, the number of samples the blocks hold, lets an MP3 be measured
-    while it is encoded (:func:`_encode_mp3`) instead of decoded again after.
+    while it is encoded (:func:`_encode_mp3`) instead of decoded again after;
+    ``open_end`` does the same for blocks whose number is known only at their
+    end. ``tags`` and ``chapters`` may be functions, called once every block is
+    written: a render that lays its session out while it mixes knows them only
+    then. (M4B takes its chapters with the audio: they are asked for first.)
     """
-    chapters = tuple(chapters)
     wanted = measured or accept is not None
     result: Measured | None = None
     if fmt == "mp3":
-        header = id3_tag(tags, chapters, id3_version) if tags is not None else b""
+        header = partial(_id3_header, tags, chapters, id3_version)
         result = _encode_mp3(blocks, tmp, header, rate, channels, bitrate,
-                             frames if wanted else None)  # fmt: skip
+                             frames if wanted else None, open_end and wanted)  # fmt: skip
     elif fmt == "m4b":
-        _encode_m4b(blocks, tmp, rate, channels, bitrate, chapters)
+        _encode_m4b(blocks, tmp, rate, channels, bitrate, tuple(_now(chapters)))
         if tags is not None:
-            _tagging(tmp, lambda: tag_mp4(tmp, tags))
+            _tagging(tmp, lambda: tag_mp4(tmp, _now(tags)))
     else:
         _run_ffmpeg(blocks, tmp, fmt, rate=rate, channels=channels, bitrate=bitrate)
         if tags is not None and fmt != "wav":  # WAV carries no tags players read
-            _tagging(tmp, lambda: tag_vorbis(tmp, fmt, tags, chapters))
+            _tagging(tmp, lambda: tag_vorbis(tmp, fmt, _now(tags), tuple(_now(chapters))))
     if not wanted:
         return None
     result = result or measure(tmp, mono=channels == 1)
     if accept is not None and not accept(result):
         raise Rejected(result)
     return result
+
+
+def _now(value):  # type: ignore[no-untyped-def]
+    """A value given as it is, or as the function that makes it once the audio is written."""
+    return value() if callable(value) else value
+
+
+def _id3_header(tags, chapters, version: int) -> bytes:  # type: ignore[no-untyped-def]
+    tags = _now(tags)
+    return id3_tag(tags, tuple(_now(chapters)), version) if tags is not None else b""
 
 
 def _tagging(tmp: Path, write: Callable[[], None]) -> None:
@@ -237,8 +254,8 @@ class Rejected(Exception):
 
 
 def _encode_mp3(
-    blocks: Iterable[np.ndarray], out: Path, header: bytes, rate: int, channels: int, bitrate: int,
-    frames: int | None = None,
+    blocks: Iterable[np.ndarray], out: Path, header: Callable[[], bytes], rate: int,
+    channels: int, bitrate: int, frames: int | None = None, open_end: bool = False,
 ) -> Measured | None:  # fmt: skip
     """The tag first, then the audio copied after it in chunks.
 
@@ -253,22 +270,27 @@ def _encode_mp3(
     tag the file got is read back to confirm it, and anything unexpected
     measures the file again. Either way the figure is ebur128's of the
     samples the written file decodes to.
+
+    With ``open_end`` (the number of samples is known only at the end) the
+    meter keeps everything after the priming: what it hears past the end is
+    the encoder's padding, silence after the session's fade-out, which
+    BS.1770's gates leave out.
     """
     audio = _Temp.beside(out, ".audio")  # named after the temp, locked like it
     try:
-        meter = None
-        if frames is not None:
-            trim = (MP3_PRIMING, MP3_PRIMING + frames)
+        meter = trim = None
+        if frames is not None or open_end:
+            trim = (MP3_PRIMING, None if frames is None else MP3_PRIMING + frames)
             meter = _meter_command(["-f", "mp3", "-i", "pipe:0"], channels == 1, trim)
         metered = _run_ffmpeg(blocks, audio.path, "mp3", rate=rate, channels=channels,
                               bitrate=bitrate, meter=meter)  # fmt: skip
         result = None
-        if metered is not None and frames is not None and _lame_trim(audio.path) == trim:
+        if metered is not None and trim is not None and _trimmed_alike(audio.path, trim):
             with contextlib.suppress(AudioError):  # an unreadable summary: measure the file
                 result = _summary(metered[1], metered[0], out)
         try:
             with open(out, "wb") as sink, open(audio.path, "rb") as source:
-                sink.write(header)
+                sink.write(header())
                 shutil.copyfileobj(source, sink, 1 << 20)
         except OSError as err:
             raise AudioError(f"{out}: cannot write ({err.strerror})") from None
@@ -281,6 +303,12 @@ def _encode_mp3(
 #: delay (576) plus the decoder's own (529), as the file's LAME tag says.
 MP3_PRIMING = 1105
 _MP3_FRAME = 1152  # samples per MPEG-1 layer III frame
+
+
+def _trimmed_alike(path: Path, trim: tuple[int, int | None]) -> bool:
+    """Whether the file's LAME tag keeps the samples the meter kept (an open end: its start)."""
+    kept = _lame_trim(path)
+    return kept is not None and kept[0] == trim[0] and trim[1] in (None, kept[1])
 
 
 def _lame_trim(path: Path) -> tuple[int, int] | None:

@@ -128,6 +128,19 @@ class Speaker:
                 progress(len(parts), total)
         return {text: _joined([parts[j.key] for j in js]) for text, js in jobs.items()}
 
+    def uncached(self, texts: Iterable[str]) -> int:
+        """How many of ``texts`` have no clip in the cache (a render uses it to choose
+        between speaking everything first and speaking while it mixes)."""
+        return sum(
+            not all(self.cache.path_for(job.key).is_file() for job in self._jobs(text))
+            for text in dict.fromkeys(texts)
+        )
+
+    def abort(self) -> None:
+        """Kill the workers mid-clip: a caller on another thread stopped (Ctrl-C, a failure),
+        and a thread still waiting for a clip must return now rather than after it."""
+        self._pool.abort()
+
     def pieces(self, text: str) -> Iterator[np.ndarray]:
         """The clip of ``text`` as consecutive pieces: what :meth:`clip` would join, unjoined.
 
