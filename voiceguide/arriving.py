@@ -20,9 +20,12 @@ cue first, as the live player does it:
   file meets the target, and the level drifts there over two seconds of bed
   between cues: a tenth of a dB or so each time, far under what an ear
   notices. Once the last clip is in, the same is done with the exact plan.
-  When that cannot be done (a move over ``MAX_STEP_DB``, a bed that had to
-  be lifted, a session out of reach of the target) the mix starts again from
-  the top with the exact plan: never worse than speaking everything first.
+  The gain never passes what the loudest clip still to come allows (the
+  plan's own rule; a clip not made yet counts at the ceiling clips are made
+  under), so a session too sparse to reach the target ends where its exact
+  plan would, a little quieter at most. When the level cannot settle (a last
+  move over ``MAX_STEP_DB``, a bed the exact plan lifts) the mix starts again
+  from the top with the exact plan: never worse than speaking first.
 
 Every block is still a pure function of the final plan; a warm render (every
 clip cached) takes the exact path and does not come here.
@@ -39,7 +42,15 @@ import numpy as np
 from voiceguide.ambience import Bed
 from voiceguide.clipbank import release_freed_memory
 from voiceguide.compiler import layout
-from voiceguide.mixer import LIMITER_MARGIN, RATE, ClipBank, GainCurve, Mixer, MixSettings
+from voiceguide.mixer import (
+    LIMIT_ALLOWANCE,
+    LIMITER_MARGIN,
+    RATE,
+    ClipBank,
+    GainCurve,
+    Mixer,
+    MixSettings,
+)
 from voiceguide.script import Script
 from voiceguide.speech import Speaker
 
@@ -56,9 +67,6 @@ MOVE = 2.0  # seconds each move of the level takes
 MAX_STEP_DB = 1.5
 #: The most one move may take while some speech is still estimated.
 DRIFT_DB = 0.5
-#: How far over the ceiling the loudest clip after the move may reach for the limiter to
-#: take back (its 4 ms gain moves are inaudible at this depth).
-LIMIT_SHARE_DB = 0.5
 
 
 class Relaid(Exception):
@@ -191,7 +199,7 @@ class ArrivingMix:
             return mixer.lufs_with(before + last * (10 ** (step_db / 20) - 1) * shape, lift)
 
         step = min(most, max(-most, _solve(loudness, target)))
-        return self.curve.then(start, end, last * 10 ** (step / 20))
+        return self.curve.then(start, end, min(last * 10 ** (step / 20), _cap(mixer, start)))
 
     def _settled(self, at: int) -> Mixer:
         """The exact plan, reached by one more move of the level from where the mix is."""
@@ -199,19 +207,24 @@ class ArrivingMix:
         assert exact is not None
         if at == 0:
             return exact  # nothing made yet: the exact plan from the first sample
-        target = self.settings.target_lufs
-        if exact.bed_lift != self.levels[1] or exact.achieved_lufs < target - 0.05:
-            raise Relaid
+        if exact.bed_lift != self.levels[1]:
+            raise Relaid  # a bed lifted by another amount would be heard
         curve = self._moved(exact, at)
-        step = abs(20 * math.log10(curve.last / self.curve.last))
-        start = curve.moves[-1][0]
-        loudest = max((p.peak for p in exact.placed if p.end > start), default=0.0)
-        ceiling = exact.settings.ceiling_db + LIMIT_SHARE_DB
-        if step > MAX_STEP_DB or (loudest and 20 * math.log10(loudest * curve.last) > ceiling):
+        if abs(20 * math.log10(curve.last / self.curve.last)) > MAX_STEP_DB:
             raise Relaid
         self.curve = curve
         return Mixer(exact.script, self.bank, self.beds, self.settings,
                      levels=self.levels, gain=curve)  # fmt: skip
+
+
+def _cap(mixer: Mixer, start: int) -> float:
+    """The most gain the clips from ``start`` on take without the limiter (the plan's own
+    rule; a clip not made yet counts at the ceiling every clip is made under)."""
+    loudest = max((p.peak for p in mixer.placed if p.end > start), default=0.0)
+    if not loudest:
+        return math.inf
+    allowed = mixer.settings.ceiling_db + LIMIT_ALLOWANCE + mixer.settings.limit_db
+    return 10 ** (allowed / 20) / loudest
 
 
 def _quiet_after(mixer: Mixer, at: int) -> int:
