@@ -12,6 +12,7 @@
     .venv/bin/python scripts/bench.py --first-sound --engine piper  # live first sound
     .venv/bin/python scripts/bench.py --flat-memory --engine pyttsx3  # issue 14's memory
     .venv/bin/python scripts/bench.py --render-speed  # issue 8: 60 min cold/warm vs ffmpeg
+    .venv/bin/python scripts/bench.py --clauses  # Piper's long sentences in clauses (issue 14)
     .venv/bin/python scripts/bench.py loudness   # delivered loudness, every format (issue 12)
     .venv/bin/python scripts/bench.py mono       # 64 kbps mono against 128 kbps stereo
 
@@ -1264,7 +1265,16 @@ def main() -> None:
         action="store_true",
         help="only the voice-control benchmark (a 15-minute room recording)",
     )
+    parser.add_argument("--clauses", action="store_true",
+                        help="only Piper's long sentences in clauses: memory, CPU, pauses "
+                             "at the cuts, word errors (scripts/clause_bench.py)")  # fmt: skip
     args = parser.parse_args()
+    if args.clauses:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import clause_bench
+
+        print(json.dumps(clause_bench.main(), indent=2))
+        return
     if args.listen:
         print(json.dumps(listen_accuracy(dict(os.environ)), indent=2))
         return

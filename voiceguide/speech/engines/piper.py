@@ -15,6 +15,20 @@
   refused in one line.
 * **One thread per worker**: on small inputs two single-threaded workers
   beat one two-threaded one (RTF 0.17 against 0.25 here).
+* **Long sentences in clauses.** A model run holds the decoder's activations
+  for its whole sound (about 20 MB a second over the loaded model's 150 MB), so
+  a worker's memory followed the longest sentence it read: 10 seconds took it to
+  350-400 MB. A sentence longer than :data:`MAX_RUN` phonemes (divided by the
+  length scale) is made in pieces cut at its clause marks (``,`` ``;`` ``:``)
+  nearest the middle, or before a phrase's first word when it has none
+  (:mod:`~voiceguide.speech.engines.clauses`). A piece ending at a mark is made
+  with the next few words after it and kept up to the end of the pause the voice
+  makes there, so its last words sound like a clause going on and the pause is
+  the voice's own for that sentence; the pieces are joined and normalized as
+  one sentence. A sentence under the cap is made exactly as before, in one run.
+  Measured (docs/benchmarks.md, "Piper's long sentences in clauses"): the
+  worker's peak fell from 365-408 MB to about 300 MB; the rest is the loaded
+  model and the clip's processing.
 """
 
 from __future__ import annotations
@@ -32,7 +46,7 @@ import numpy as np
 
 from voiceguide.errors import SpeechError
 from voiceguide.paths import data_dir
-from voiceguide.speech.engines import Backend, Engine, VoiceInfo, register
+from voiceguide.speech.engines import Backend, Engine, VoiceInfo, clauses, register
 
 NAME = "piper"
 INSTALL = "pip install 'voiceguide[neural]'"
@@ -53,9 +67,24 @@ SENTENCE_GAP = 0.25
 #: so the short cues of a session keep the arena.
 LEAN_CHARS = 300
 LENGTH_SCALE_RANGE = (0.4, 3.0)
+#: The longest sentence made in one model run, in phonemes at length scale 1 (slower
+#: speech makes more sound per phoneme, so the cap is divided by the length scale).
+#: A run's memory follows its sound: about 20 MB a second over the loaded model.
+MAX_RUN = 70
+#: The quiet Piper makes at a clause mark inside a sentence, in seconds at length scale 1
+#: (measured on the built-in lines, unsplit: scripts/bench.py --clauses); a sentence made
+#: in pieces gets the same quiet where it was cut.
+CLAUSE_GAPS = {",": 0.29, ";": 0.29, ":": 0.29}
+WORD_GAP_SECONDS = 0.03
+#: A piece ending at a clause mark is made with about this many phonemes of the next
+#: piece after it (whole words), and cut at the end of the pause the voice makes there.
+LOOKAHEAD = 12
+#: Sound per phoneme at length scale 1, with room (joe: 0.043 s measured), for where the
+#: words after the pause can end.
+LOOK_SECONDS_PER_PHONEME = 0.08
 #: Bump when what this module does to the sound changes (the rate mapping, the sentence gap,
 #: the noise settings): it is part of every cache key.
-BACKEND_VERSION = 3
+BACKEND_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -180,6 +209,24 @@ def length_scale(rate: int) -> float:
     return min(high, max(low, scale))
 
 
+def run_cap(scale: float) -> int:
+    """The longest model run, in phonemes, at this length scale."""
+    return max(20, int(MAX_RUN / scale))
+
+
+def sentence_pieces(phonemes: list[str], cap: int) -> list[list[str]]:
+    """A sentence as its model runs: whole up to ``cap`` phonemes, else in clauses short
+    enough that each, with the words added after it, stays about within the cap."""
+    if len(phonemes) <= cap:
+        return [phonemes]
+    return clauses.split(phonemes, max(1, cap - LOOKAHEAD))
+
+
+def clause_gap(mark: str) -> float:
+    """The quiet after a piece ending in ``mark``, in seconds at length scale 1."""
+    return CLAUSE_GAPS.get(mark, WORD_GAP_SECONDS)
+
+
 @register
 class PiperEngine(Engine):
     """Piper voices in worker processes (one model, one thread each)."""
@@ -250,15 +297,61 @@ class _PiperBackend(Backend):
         lean = len(text) > LEAN_CHARS
         self._runs.options = self._shrink if lean else None
         try:
-            for chunk in self.voice.synthesize(text, syn_config=config):
+            for phonemes in self.voice.phonemize(text):
+                if not phonemes:
+                    continue
                 if parts:
                     parts.append(gap)
-                parts.append(chunk.audio_float_array)
+                parts.append(self._sentence(phonemes, config, run_cap(scale)))
         finally:
             self._runs.options = None
         if not parts or not any(np.any(p) for p in parts):
             raise SpeechError(f"Piper produced no sound for {text[:40]!r}")
         return np.concatenate(parts).astype(np.float64), rate_hz
+
+    def _sentence(self, phonemes: list[str], config: Any, cap: int) -> np.ndarray:
+        """One sentence as Piper's own ``synthesize`` makes it (peak-normalized float32),
+        in clauses when it is longer than ``cap`` phonemes."""
+        pieces = sentence_pieces(phonemes, cap)
+        if len(pieces) == 1:
+            audio = self._run(phonemes, config)
+        else:
+            rate_hz = self.voice.config.sample_rate
+            raw, gaps = [], []
+            for piece, following in zip(pieces, [*pieces[1:], []], strict=True):
+                audio, gap = self._clause(piece, following, config)
+                raw.append(audio)
+                gaps.append(gap)
+            audio = clauses.join(raw, gaps[:-1], rate_hz)
+        # What piper.PiperVoice.synthesize does to each sentence (normalize_audio, volume 1).
+        max_val = np.max(np.abs(audio))
+        audio = np.zeros_like(audio) if max_val < 1e-8 else audio / max_val
+        return np.clip(audio, -1.0, 1.0).astype(np.float32)
+
+    def _clause(self, piece: list[str], following: list[str], config: Any) -> tuple[Any, int]:
+        """A piece's sound, and the quiet (samples) that goes after it.
+
+        A piece ending at a clause mark is made with the next words after it, so the
+        voice says its end as it would unsplit (a clause going on, not a sentence
+        ending) and makes the pause it would make there; the sound is kept up to the
+        end of that pause. Elsewhere (a word gap, or no pause found) the piece is made
+        alone and the quiet is the voice's usual one for that cut.
+        """
+        rate_hz = self.voice.config.sample_rate
+        usual = round(clause_gap(piece[-1]) * config.length_scale * rate_hz)
+        if not following or piece[-1] not in clauses.CLAUSE_MARKS:
+            return self._run(piece, config), usual
+        look = clauses.words_from(following, LOOKAHEAD)
+        audio = self._run([*piece, clauses.WORD_GAP, *look], config)
+        tail = LOOK_SECONDS_PER_PHONEME * config.length_scale * len(look)
+        quiet = clauses.last_pause(audio, rate_hz, tail)
+        if quiet is None:
+            return self._run(piece, config), usual
+        start, stop = quiet
+        return audio[:stop], stop - start
+
+    def _run(self, phonemes: list[str], config: Any) -> np.ndarray:
+        return self.voice.phoneme_ids_to_audio(self.voice.phonemes_to_ids(phonemes), config)  # type: ignore[return-value]
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any] | None:
         if request.get("op") == "phonemes":
