@@ -993,6 +993,38 @@ def render_speed(env: dict[str, str], work: Path, minutes: int = 60) -> dict[str
     }  # fmt: skip
 
 
+ARRIVING_CODE = r"""
+import json, os, shutil, sys
+from pathlib import Path
+from voiceguide.compiler import Options, compile
+from voiceguide.export import measure
+from voiceguide.render import render
+from voiceguide.routine import builtin_ids, load_builtin
+out = Path(sys.argv[1])
+for rid in builtin_ids():
+    os.environ["VOICEGUIDE_CACHE_DIR"] = str(out / "cache")
+    shutil.rmtree(out / "cache", ignore_errors=True)
+    script = compile(load_builtin(rid), Options())
+    row = {"routine": rid, "minutes": round(script.duration / 60, 1)}
+    for run in ("cold", "warm"):
+        r = render(script, out / f"{run}.mp3")
+        m = measure(out / f"{run}.mp3")
+        row[run] = {"seconds": round(r.seconds, 1), "lufs": m.lufs, "true_peak": m.true_peak,
+                    "moves": len(r.level_moves),
+                    "largest_move_db": round(max(map(abs, r.level_moves), default=0.0), 3),
+                    "last_move_db": round(r.level_moves[-1], 3) if r.level_moves else 0.0}
+    print(json.dumps(row), flush=True)
+"""
+
+
+def arriving_levels(env: dict[str, str], work: Path) -> list[dict]:
+    """Issue 8: every built-in routine rendered cold (mixed while its speech is made, the
+    level drifting to the target) and warm (the exact plan), each file measured by ebur128."""
+    proc = subprocess.run([PY, "-c", ARRIVING_CODE, str(work)], env=env, check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
 DELIVERED_CODE = r"""
 import json, sys
 from pathlib import Path
@@ -1261,6 +1293,11 @@ def main() -> None:
                         help="loudness: delivered-file loudness per routine, format, bitrate; "
                         "mono: 64 kbps mono against 128 kbps stereo")  # fmt: skip
     parser.add_argument(
+        "--arriving",
+        action="store_true",
+        help="only issue 8's mixing while speaking: each built-in routine cold and warm",
+    )
+    parser.add_argument(
         "--listen",
         action="store_true",
         help="only the voice-control benchmark (a 15-minute room recording)",
@@ -1329,6 +1366,13 @@ def main() -> None:
         try:
             what = flat_memory if args.flat_memory else render_speed
             print(json.dumps(what(env, work), indent=2))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
+    if args.arriving:
+        try:
+            for row in arriving_levels(env, work):
+                print(json.dumps(row), flush=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return

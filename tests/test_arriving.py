@@ -73,6 +73,7 @@ def test_a_cold_render_encodes_while_it_speaks(tmp_path: Path, monkeypatch) -> N
     out = tmp_path / "s.mp3"
     result = render(_script(), out, progress=progress)
     assert result.synthesized > 0
+    assert result.level_moves and max(map(abs, result.level_moves)) <= arriving.MAX_STEP_DB
     assert any(seen) and not seen[-1], "blocks were encoded while speech was still being made"
     measured = measure(out)
     assert abs(measured.lufs - TARGET) <= 0.3 and measured.true_peak <= -1.0

@@ -7,6 +7,8 @@ of the others (the compiler never hears audio, the mixer never synthesizes).
 from __future__ import annotations
 
 import datetime
+import itertools
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -66,6 +68,10 @@ class RenderResult:
     quiet_reason: str = ""  # "sparse": few words for its length; "codec": a low bitrate's peaks
     notes: tuple[str, ...] = ()  # plain-words remarks for the user (e.g. a bitrate not used)
     warnings: tuple[str, ...] = ()  # what was said differently (titles the voice cannot read)
+    #: How the level moved (dB, each move) while speech was still being made: a cold
+    #: render's mix starts on estimated speech (``voiceguide.arriving``). Empty when the
+    #: file was mixed at one gain throughout.
+    level_moves: tuple[float, ...] = ()
 
 
 def speak(
@@ -254,6 +260,7 @@ def render(
                 mixer = Mixer(mixer.script, mixer.clips, mixer.beds, _aimed(wanted, trim))
                 passes += 1
         mixer = final()
+        moves = _moves(source)
         laid = mixer.script
         reached = _reached(mixer)
         fresh = speaker.engine_calls
@@ -273,7 +280,7 @@ def render(
         lufs=measured.lufs, peak_db=peak.db, true_peak=measured.true_peak,
         bed_lift_db=20 * np.log10(mixer.bed_lift), target_lufs=wanted.target_lufs,
         reached=reached, notes=tuple(notes), quiet_reason=_quiet_reason(mixer, wanted, reached),
-        warnings=laid.warnings[len(script.warnings) :],
+        warnings=laid.warnings[len(script.warnings) :], level_moves=moves,
     )  # fmt: skip
 
 
@@ -308,6 +315,14 @@ def _final(source: Mixer | ArrivingMix) -> Mixer:
         return source
     assert source.exact is not None
     return source.exact
+
+
+def _moves(written: Mixer | ArrivingMix) -> tuple[float, ...]:
+    """The level's moves (dB) in the file as written: none unless an arriving mix made it."""
+    if not isinstance(written, ArrivingMix):
+        return ()
+    gains = [written.curve.first] + [g for *_, g in written.curve.moves]
+    return tuple(20 * math.log10(b / a) for a, b in itertools.pairwise(gains))
 
 
 def _reached(mixer: Mixer) -> bool:

@@ -150,6 +150,12 @@ def render(routine: str, output: Path | None, bitrate: int | None, mono: bool, c
             f"peak {result.peak_db:.1f} dBFS, background raised {result.bed_lift_db:.1f} dB",
             err=True,
         )
+        if result.level_moves:
+            click.echo(
+                f"mixed while the speech was being made: the level moved {len(result.level_moves)}"
+                f" times, by {max(abs(m) for m in result.level_moves):.2f} dB at most",
+                err=True,
+            )
 
 
 def _inputs(spec: str) -> dict[str, Path | None]:
