@@ -100,6 +100,37 @@ def test_second_speaker_with_same_cache_synthesizes_nothing(
     assert np.array_equal(first.samples, second.samples)
 
 
+def test_a_cached_clip_brings_its_peak_as_the_mixer_hears_it(
+    speaker: Speaker, cache_dir: Path
+) -> None:
+    """The cache keeps each clip's 16-bit true peak (a warm render no longer measures every
+    clip again); a clip cached before that is measured on arrival, to the same figure."""
+    import json
+    import struct
+
+    from voiceguide.clipbank import ClipBank
+    from voiceguide.speech.cache import _MAGIC
+
+    speaker.clip(SENTENCE)
+    with Speaker(VoiceSettings(), cache_dir=cache_dir, workers=1) as again:
+        cached = again.clip(SENTENCE)
+        path = again.cache.path_for(again._job(SENTENCE).key)
+    assert cached.peak is not None and 0.5 < cached.peak < 1.0
+    with ClipBank(cache_dir) as told, ClipBank(cache_dir) as measuring:
+        told.add("a", cached.samples, cached.powers, cached.peak)
+        measuring.add("a", cached.samples, cached.powers)
+        assert told.stored("a").peak == measuring.stored("a").peak
+    data = path.read_bytes()  # the same entry as an older voiceguide wrote it: no peak
+    (size,) = struct.unpack_from("<I", data, len(_MAGIC))
+    start = len(_MAGIC) + 4
+    header = json.loads(data[start : start + size])
+    del header["peak"]
+    old = json.dumps(header).encode()
+    older = decode_clip(_MAGIC + struct.pack("<I", len(old)) + old + data[start + size :])
+    assert older is not None and older.peak is None
+    assert np.array_equal(older.samples, cached.samples)
+
+
 def test_corrupted_cache_entry_is_remade(cache_dir: Path) -> None:
     text = "Rest your palms on the shoulder blades."
     with Speaker(VoiceSettings(), cache_dir=cache_dir, workers=1) as s:

@@ -118,7 +118,7 @@ class ArrivingMix:
                 if self._stop:
                     return
                 for text, clip in self.speaker.clips(batch).items():
-                    self.bank.replace(text, clip.samples, clip.powers)
+                    self.bank.replace(text, clip.samples, clip.powers, clip.peak)
                 release_freed_memory()  # each batch's arrays: memory stays flat
                 self._publish()
             self.speaker.close()  # every clip is in: the workers' memory and cores go back

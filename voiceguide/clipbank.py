@@ -26,11 +26,10 @@ from voiceguide import loudness
 from voiceguide.ambience import SESSION_RATE
 from voiceguide.errors import AudioError
 from voiceguide.paths import cache_dir
+from voiceguide.pcm import int16_true_peak, to_int16
 
 RATE = SESSION_RATE
 HOP = loudness.hop_size(RATE)
-#: Samples converted and written at a time: a long clip never exists twice in memory.
-CHUNK = 1 << 20
 
 
 class _Spill:
@@ -104,9 +103,14 @@ class ClipBank:
         self._clips: dict[str, Stored] = {}
         self._placeholders: set[str] = set()
 
-    def add(self, text: str, samples: np.ndarray, powers: np.ndarray | None = None) -> None:
+    def add(
+        self, text: str, samples: np.ndarray, powers: np.ndarray | None = None,
+        peak: float | None = None,
+    ) -> None:  # fmt: skip
+        """``peak``: the clip's true peak as 16-bit samples, if known (the speech cache keeps
+        it: measuring every clip again took most of a warm render's speech stage)."""
         if text not in self._clips:
-            self._clips[text] = self._store(samples, powers)
+            self._clips[text] = self._store(samples, powers, peak)
 
     def placeholder(self, text: str, seconds: float, lufs: float = -16.0) -> None:
         """Silence standing in for a clip not synthesized yet (live playback starts first).
@@ -121,9 +125,12 @@ class ClipBank:
         self._clips[text] = Stored(None, 0, n, powers, 10 ** (-1 / 20))
         self._placeholders.add(text)
 
-    def replace(self, text: str, samples: np.ndarray, powers: np.ndarray | None = None) -> None:
+    def replace(
+        self, text: str, samples: np.ndarray, powers: np.ndarray | None = None,
+        peak: float | None = None,
+    ) -> None:  # fmt: skip
         """Swap in a real clip; one assignment, so a reader on another thread never misses it."""
-        self._clips[text] = self._store(samples, powers)
+        self._clips[text] = self._store(samples, powers, peak)
         self._placeholders.discard(text)
 
     def is_real(self, text: str) -> bool:
@@ -155,12 +162,13 @@ class ClipBank:
 
     # -- internals
 
-    def _store(self, samples: np.ndarray, powers: np.ndarray | None) -> Stored:
+    def _store(self, samples: np.ndarray, powers: np.ndarray | None, peak: float | None) -> Stored:
         samples = np.asarray(samples, dtype=np.float32)
         if powers is None or len(powers) == 0:
             powers = loudness.hop_powers(samples, RATE)
-        pcm = _pcm16(samples)
-        peak = _true_peak(pcm.astype(np.float32) / 32767.0)  # as the mixer will hear it
+        pcm = to_int16(samples)
+        if peak is None:
+            peak = int16_true_peak(pcm)  # as the mixer will hear it
         del samples
         with self._lock:  # one writer at a time: the clip's samples stay contiguous
             offset, spill = self._append(pcm)
@@ -189,19 +197,6 @@ class ClipBank:
         folder = self._folder or cache_dir()
         folder.mkdir(parents=True, exist_ok=True)
         return folder
-
-
-def _pcm16(samples: np.ndarray) -> np.ndarray:
-    """Float [-1, 1] to int16 (round, clip), a chunk at a time."""
-    out = np.empty(len(samples), np.int16)
-    for at in range(0, len(samples), CHUNK):
-        part = samples[at : at + CHUNK] * 32767.0
-        out[at : at + CHUNK] = np.clip(np.round(part), -32768, 32767)
-    return out
-
-
-def _true_peak(x: np.ndarray) -> float:
-    return 10 ** (loudness.true_peak_db(x) / 20) if len(x) and np.any(x) else 0.0
 
 
 def release_freed_memory() -> None:

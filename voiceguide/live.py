@@ -99,7 +99,7 @@ class LiveSession:
                                 if streak >= GIVE_UP:
                                     raise
                     for text, clip in clips.items():
-                        self.bank.replace(text, clip.samples, clip.powers)
+                        self.bank.replace(text, clip.samples, clip.powers, clip.peak)
                     self._rebuild()
         except VoiceguideError as err:
             self.error = err

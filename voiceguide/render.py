@@ -91,7 +91,7 @@ def speak(
         for start in range(0, len(texts), SPEECH_BATCH):  # float clips live one batch at a time
             batch = texts[start : start + SPEECH_BATCH]
             for text, clip in speaker.clips(batch).items():
-                bank.add(text, clip.samples, clip.powers)
+                bank.add(text, clip.samples, clip.powers, clip.peak)
             release_freed_memory()  # the batch's arrays: memory stays flat however many cues
             if progress:
                 progress("speech", start + len(batch), len(texts))

@@ -17,6 +17,7 @@ import numpy as np
 
 from voiceguide.loudness import hop_powers_fft as hop_powers  # no scipy in a worker
 from voiceguide.paths import cache_dir, replace_file
+from voiceguide.pcm import int16_true_peak, to_int16
 from voiceguide.speech.settings import CLIP_RATE, Clip
 
 _MAGIC = b"VGCLIP1\0"
@@ -167,7 +168,7 @@ class ClipCache:
 
 
 def encode_clip(samples: np.ndarray) -> bytes:
-    """Serialize a clip with its hop powers and a digest of both."""
+    """Serialize a clip with its hop powers, its true peak as 16-bit samples, and a digest."""
     s = np.ascontiguousarray(samples, dtype="<f4")
     p = np.ascontiguousarray(hop_powers(s, CLIP_RATE), dtype="<f8")
     payload = s.tobytes() + p.tobytes()
@@ -176,6 +177,7 @@ def encode_clip(samples: np.ndarray) -> bytes:
             "rate": CLIP_RATE,
             "samples": int(s.size),
             "powers": int(p.size),
+            "peak": int16_true_peak(to_int16(s)),
             "sha256": hashlib.sha256(payload).hexdigest(),
         }
     ).encode()
@@ -191,7 +193,9 @@ def decode_clip(data: bytes) -> Clip | None:
     try:
         header = json.loads(data[start : start + hlen])
         n, m, digest = int(header["samples"]), int(header["powers"]), header["sha256"]
-    except (ValueError, KeyError, TypeError):
+        peak = header.get("peak")  # clips cached before it was kept have none
+        peak = None if peak is None else float(peak)
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     payload = data[start + hlen :]
     if len(payload) != 4 * n + 8 * m or hashlib.sha256(payload).hexdigest() != digest:
@@ -200,4 +204,4 @@ def decode_clip(data: bytes) -> Clip | None:
     powers = np.frombuffer(payload, dtype="<f8", count=m, offset=4 * n).astype(np.float64)
     samples.setflags(write=False)
     powers.setflags(write=False)
-    return Clip(samples=samples, rate=int(header["rate"]), powers=powers)
+    return Clip(samples=samples, rate=int(header["rate"]), powers=powers, peak=peak)

@@ -68,12 +68,14 @@ class Clip:
     """One spoken cue: float32 mono at 44 100 Hz, trimmed and level-matched.
 
     ``powers`` are its K-weighted 100 ms hop powers (:func:`hop_powers`), so
-    the mixer can predict a session's loudness without measuring again.
+    the mixer can predict a session's loudness without measuring again;
+    ``peak`` its true peak as 16-bit samples (None: not measured yet).
     """
 
     samples: np.ndarray
     rate: int = CLIP_RATE
     powers: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    peak: float | None = None
 
     def __post_init__(self) -> None:
         if self.powers.size == 0 and self.samples.size >= self.rate // 10:
