@@ -69,6 +69,7 @@ class Speaker:
             self._fall_back(problem)
         self.engine, piper_voice = pick_engine(self.settings)
         self._pool = Pool(self.engine, workers, timeout)
+        self._engine_id: str | None = None
         self._count_lock = threading.Lock()
         self.engine_calls = 0
         if piper_voice is not None:
@@ -229,8 +230,10 @@ class Speaker:
         an entry only invalidates the clips whose words it changes.
         """
         s = self.settings
+        if self._engine_id is None:  # asks package metadata: a millisecond a clip, once
+            self._engine_id = self.engine.engine_id
         fields = {
-            "engine": self.engine.engine_id,
+            "engine": self._engine_id,
             "processing": PROCESSING_VERSION,
             "voice": self.voice_id,
             "rate": s.rate,
