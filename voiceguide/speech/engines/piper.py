@@ -70,7 +70,7 @@ LENGTH_SCALE_RANGE = (0.4, 3.0)
 #: The longest sentence made in one model run, in phonemes at length scale 1 (slower
 #: speech makes more sound per phoneme, so the cap is divided by the length scale).
 #: A run's memory follows its sound: about 20 MB a second over the loaded model.
-MAX_RUN = 70
+MAX_RUN = 80
 #: The quiet Piper makes at a clause mark inside a sentence, in seconds at length scale 1
 #: (measured on the built-in lines, unsplit: scripts/bench.py --clauses); a sentence made
 #: in pieces gets the same quiet where it was cut.
