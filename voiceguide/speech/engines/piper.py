@@ -84,7 +84,7 @@ LOOKAHEAD = 12
 LOOK_SECONDS_PER_PHONEME = 0.08
 #: Bump when what this module does to the sound changes (the rate mapping, the sentence gap,
 #: the noise settings): it is part of every cache key.
-BACKEND_VERSION = 4
+BACKEND_VERSION = 5
 
 
 @dataclass(frozen=True)
