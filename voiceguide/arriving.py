@@ -61,6 +61,8 @@ MARGIN = 3.0
 #: Clips asked for at a time: a small first batch, so the first blocks wait little.
 FIRST_BATCH = 3
 BATCH = 8
+#: How much lower the speech workers run than the encoder beside them.
+SPEECH_NICENESS = 10
 #: The level moves each time this share of the speech has become real, and at the end.
 UPDATE_SHARE = 0.1
 MOVE = 2.0  # seconds each move of the level takes
@@ -98,6 +100,10 @@ class ArrivingMix:
         self._stop = False
         self.exact: Mixer | None = None  # the plan made with every real clip
         self._thread = threading.Thread(target=self._speak, name="speech", daemon=True)
+        # The encoder is the one stage that cannot catch up: when speech takes both cores,
+        # it starves, and once speech is done the second core idles. So the workers make
+        # way for it and take what is left (60 minutes cold: see docs/benchmarks.md).
+        speaker.lower_priority(SPEECH_NICENESS)
 
     @property
     def length(self) -> int:

@@ -137,6 +137,11 @@ class Speaker:
             for text in dict.fromkeys(texts)
         )
 
+    def lower_priority(self, niceness: int = 10) -> None:
+        """Let other work have the cores first: speech that is needed later than it is made
+        (a render's encoder starves when the workers take both cores)."""
+        self._pool.lower_priority(niceness)
+
     def abort(self) -> None:
         """Kill the workers mid-clip: a caller on another thread stopped (Ctrl-C, a failure),
         and a thread still waiting for a clip must return now rather than after it."""

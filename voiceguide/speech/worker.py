@@ -128,7 +128,7 @@ def _serve_forever() -> None:
 class Worker:
     """One worker process and its pipe, with a timeout on every answer."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, niceness: int = 0) -> None:
         self.engine = engine
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         self._buffer = b""
@@ -144,6 +144,13 @@ class Worker:
             env=self._environment(),
             close_fds=True,
         )
+        if niceness:
+            self.renice(niceness)
+
+    def renice(self, niceness: int) -> None:
+        """Run at a lower priority (best effort: a process already gone is no matter)."""
+        with contextlib.suppress(OSError, AttributeError):  # no setpriority on Windows
+            os.setpriority(os.PRIO_PROCESS, self.proc.pid, niceness)
 
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -259,13 +266,23 @@ class Pool:
         self._all: list[Worker] = []
         self.restarts = 0  # workers replaced after dying or hanging
         self.aborted = False  # set by abort(): no request is retried, no worker replaced
+        self.niceness = 0  # see lower_priority()
+
+    def lower_priority(self, niceness: int) -> None:
+        """Workers now and to come run at ``niceness``: their speech is needed later than
+        the work beside them (a render's encoder, the one stage that cannot wait)."""
+        with self._lock:
+            self.niceness = niceness
+            workers = list(self._all)
+        for worker in workers:
+            worker.renice(niceness)
 
     def start(self) -> None:
         with self._lock:
             if self._started:
                 return
             for _ in range(self.size):
-                worker = Worker(self.engine)
+                worker = Worker(self.engine, self.niceness)
                 self._all.append(worker)
                 self._idle.put(worker)
             self._started = True
@@ -307,7 +324,7 @@ class Pool:
         with self._lock:
             if self.aborted:  # stopping: a fresh worker would only be killed again
                 return dead
-            fresh = Worker(self.engine)
+            fresh = Worker(self.engine, self.niceness)
             self._all = [w for w in self._all if w is not dead] + [fresh]
         return fresh
 
