@@ -172,7 +172,8 @@ class ClipBank:
         del samples
         with self._lock:  # one writer at a time: the clip's samples stay contiguous
             offset, spill = self._append(pcm)
-        return Stored(spill, offset, len(pcm), np.asarray(powers, dtype=np.float64), peak)
+        # A copy: powers handed in may be a view of a larger buffer (a cache file's bytes).
+        return Stored(spill, offset, len(pcm), np.array(powers, dtype=np.float64), peak)
 
     def _append(self, pcm: np.ndarray) -> tuple[int, _Spill]:
         """Write to the spill file; a full or unwritable cache folder moves it to the temp folder

@@ -200,8 +200,10 @@ def decode_clip(data: bytes) -> Clip | None:
     payload = data[start + hlen :]
     if len(payload) != 4 * n + 8 * m or hashlib.sha256(payload).hexdigest() != digest:
         return None
-    # Views of the file's bytes (read-only): copying them cost a warm render a tenth of
-    # its speech stage.
+    # The samples are a view of the file's bytes (read-only; copying them cost a warm render
+    # a tenth of its speech stage). The powers, which a render keeps for every clip, are
+    # copied: a view would keep the whole file's bytes alive with them.
     samples = np.frombuffer(payload, dtype="<f4", count=n)
-    powers = np.frombuffer(payload, dtype="<f8", count=m, offset=4 * n)
+    powers = np.frombuffer(payload, dtype="<f8", count=m, offset=4 * n).copy()
+    powers.setflags(write=False)
     return Clip(samples=samples, rate=int(header["rate"]), powers=powers, peak=peak)
