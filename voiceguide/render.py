@@ -154,10 +154,24 @@ def prepare(
     """
     settings = settings or MixSettings()  # the voice's volume is in its clips already
     with Speaker(voice, lexicon=lexicon) as speaker:
-        script, warnings = speakable(script, speaker.language, speaker.voice_id)
-        bank, fresh = speak(script, voice, lexicon, progress, speaker=speaker)
+        script = _readable(script, speaker)
+        return _spoken_first(script, voice, lexicon, settings, progress, speaker)
+
+
+def _readable(script: Script, speaker: Speaker) -> Script:
+    """:func:`speakable` for ``speaker``'s voice, with what it replaced among the warnings."""
+    script, warnings = speakable(script, speaker.language, speaker.voice_id)
+    return replace(script, warnings=script.warnings + warnings) if warnings else script
+
+
+def _spoken_first(
+    script: Script, voice: VoiceSettings, lexicon: Mapping[str, str] | None,
+    settings: MixSettings, progress: Progress | None, speaker: Speaker,
+) -> tuple[Mixer, int]:  # fmt: skip
+    """Every clip made first, then the exact plan (and the fresh clips' count)."""
+    bank, fresh = speak(script, voice, lexicon, progress, speaker=speaker)
+    speaker.close()  # the workers' memory goes back before the mix
     laid = layout(script, [bank.duration(c.text) for c in script.cues])
-    laid = replace(laid, warnings=laid.warnings + warnings) if warnings else laid
     return Mixer(laid, bank, load_beds(laid), settings), fresh
 
 
@@ -236,7 +250,7 @@ def render(
             peak = _Peak()
             try:
                 measured = encode_into(
-                    peak.watch(_blocks(source), source.length, progress), tmp, fmt, rate=RATE,
+                    peak.watch(source.blocks(), source.length, progress), tmp, fmt, rate=RATE,
                     channels=channels, bitrate=rate_kbps, id3_version=files.id3_version,
                     tags=lambda f=final: session_tags(f().script, voice, files.cover),
                     chapters=lambda f=final: f().script.chapters, measured=True,
@@ -293,20 +307,10 @@ def _first_mix(
     Speaking first stays the way for M4B (its chapters go in with the audio)
     and for low-bitrate mixes that plan on the limiter's share of the loudness.
     """
-    script, warnings = speakable(script, speaker.language, speaker.voice_id)
-    if warnings:
-        script = replace(script, warnings=script.warnings + warnings)
-    beds = load_beds(script)
-    texts = [c.text for c in script.cues]
-    if fmt != "m4b" and settings.limit_db == 0 and speaker.uncached(texts):
-        return ArrivingMix(script, speaker, beds, settings)
-    bank, _ = speak(script, voice, lexicon, progress, speaker=speaker)
-    speaker.close()  # the workers' memory goes back before the mix
-    return Mixer(layout(script, [bank.duration(c.text) for c in script.cues]), bank, beds, settings)
-
-
-def _blocks(source: Mixer | ArrivingMix) -> Iterator[np.ndarray]:
-    return source.blocks()
+    script = _readable(script, speaker)
+    if fmt != "m4b" and settings.limit_db == 0 and speaker.uncached(c.text for c in script.cues):
+        return ArrivingMix(script, speaker, load_beds(script), settings)
+    return _spoken_first(script, voice, lexicon, settings, progress, speaker)[0]
 
 
 def _final(source: Mixer | ArrivingMix) -> Mixer:
