@@ -15,10 +15,11 @@ CHUNK = 1 << 20
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
-    """Float [-1, 1] to int16 (round, clip), a chunk at a time."""
-    out = np.empty(len(samples), np.int16)
+    """Float [-1, 1] to little-endian int16 (round, clip), any shape (frames first: a
+    stereo block stays interleaved), a chunk of frames at a time."""
+    out = np.empty(np.shape(samples), "<i2")
     for at in range(0, len(samples), CHUNK):
-        part = np.asarray(samples[at : at + CHUNK], dtype=np.float32) * 32767.0
+        part = samples[at : at + CHUNK] * 32767.0
         out[at : at + CHUNK] = np.clip(np.round(part), -32768, 32767)
     return out
 

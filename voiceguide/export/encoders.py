@@ -32,6 +32,7 @@ from voiceguide.export.files import LOSSY, _Temp, atomic_path, format_of
 from voiceguide.export.id3 import id3_tag
 from voiceguide.export.tags import Tags
 from voiceguide.lifeline import child_dies_with_parent
+from voiceguide.pcm import to_int16 as to_pcm16
 from voiceguide.script import Chapter
 
 _CODECS = {
@@ -487,8 +488,3 @@ def write_blocks(path: Path, blocks: Iterable[np.ndarray], rate: int, channels: 
     with atomic_path(path) as tmp:
         _run_ffmpeg(blocks, tmp, fmt, rate=rate, channels=channels,
                     bitrate=DEFAULT_BITRATE, in_channels=channels)  # fmt: skip
-
-
-def to_pcm16(block: np.ndarray) -> np.ndarray:
-    """Float in [-1, 1] to interleaved little-endian 16-bit."""
-    return np.clip(np.round(block * 32767.0), -32768, 32767).astype("<i2")
