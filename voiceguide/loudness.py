@@ -238,13 +238,22 @@ def _channel_true_peak(column: np.ndarray) -> float:
     if column.size == 0:
         return 0.0
     reach = _TP_TAPS // 2
-    padded = np.zeros(column.size + 4 * reach)  # windows centred up to `reach` outside, too
-    padded[2 * reach : 2 * reach + column.size] = column
-    best = float(np.max(np.abs(column)))
-    for start in range(0, padded.size - 2 * reach, _TP_CHUNK):
-        part = padded[start : start + _TP_CHUNK + 2 * reach]
+    size = column.size + 4 * reach  # windows centred up to `reach` outside, too
+    best = max(float(np.max(column)), -float(np.min(column)))
+    for start in range(0, size - 2 * reach, _TP_CHUNK):
+        part = _zero_padded(column, 2 * reach, start, min(size, start + _TP_CHUNK + 2 * reach))
         best = max(best, float(np.max(interpolated_peaks(part, best)[reach:-reach])))
     return best
+
+
+def _zero_padded(column: np.ndarray, pad: int, lo: int, hi: int) -> np.ndarray:
+    """``[lo, hi)`` of ``column`` with ``pad`` zeros before and after it, made per window:
+    a padded copy of a whole long clip was most of a speech worker's peak memory."""
+    part = np.zeros(hi - lo)
+    a, b = max(lo, pad), min(hi, pad + column.size)
+    if b > a:
+        part[a - lo : b - lo] = column[a - pad : b - pad]
+    return part
 
 
 def interpolated_peaks(samples: np.ndarray, floor: float = 0.0) -> np.ndarray:
@@ -399,12 +408,20 @@ class KMeter:
         self._hop = hop_size(rate)
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
-        """Weigh one block; return the powers of the hops it completed."""
+        """Weigh one block; return the powers of the hops it completed.
+
+        Hops are summed FFT block by FFT block, so a long clip never has its whole
+        weighted copy in memory (a speech worker's peak followed its longest clip).
+        """
         step = self._fft - self.TAPS + 1
-        out = [self._weigh(samples[i : i + step]) for i in range(0, len(samples), step)]
-        joined = np.concatenate([self._pending, *out])
+        powers = [self._hops(self._weigh(samples[i : i + step]))
+                  for i in range(0, len(samples), step)]  # fmt: skip
+        return np.concatenate([np.zeros(0), *powers])
+
+    def _hops(self, weighted: np.ndarray) -> np.ndarray:
+        joined = np.concatenate([self._pending, weighted]) if len(self._pending) else weighted
         count = len(joined) // self._hop
-        self._pending = joined[count * self._hop :]
+        self._pending = joined[count * self._hop :].copy()
         return _sum_square_hops(joined, self._hop)
 
     def _weigh(self, block: np.ndarray) -> np.ndarray:

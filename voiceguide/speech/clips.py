@@ -16,6 +16,9 @@ from voiceguide.speech.settings import CLIP_RATE, PEAK_CEILING_DBTP, TARGET_LUFS
 _PAD_SECONDS = 0.015
 _SILENCE_DB = -50.0
 _LIMITER_WINDOW = 0.005
+#: Samples limited at a time: a whole clip at once held ten copies of it (a worker's
+#: peak memory followed its longest clip).
+_LIMITER_BLOCK = 1 << 15
 
 
 def db_to_gain(db: float) -> float:
@@ -56,9 +59,14 @@ def _upsample(x: np.ndarray, up: int) -> np.ndarray:
     n = np.arange(2 * half + 1) - half
     taps = np.sinc(n / up) / up * np.kaiser(2 * half + 1, 5.0)
     taps = taps / taps.sum() * up
-    stuffed = np.zeros(len(x) * up)
-    stuffed[::up] = x
-    return np.convolve(stuffed, taps)[half : half + len(stuffed)]
+    # Phase by phase: the zero-stuffed copy and its full convolution (each twice the
+    # output's size) were most of a long clip's processing memory in a speech worker.
+    out = np.empty(len(x) * up)
+    for phase in range(up):
+        first = (half + phase) % up  # output j = i - half takes taps[first::up] at i = j + half
+        start = (half + phase) // up
+        out[phase::up] = np.convolve(x, taps[first::up])[start : start + len(x)]
+    return out
 
 
 def limit_peaks(x: np.ndarray, ceiling: float, rate: int) -> np.ndarray:
@@ -69,7 +77,15 @@ def limit_peaks(x: np.ndarray, ceiling: float, rate: int) -> np.ndarray:
     one needed at that sample, so the ceiling holds while the gain moves
     smoothly (about 5 ms attack and release): transparent on speech.
     """
-    return x * limiter_gain(np.abs(x), ceiling, max(2, round(_LIMITER_WINDOW * rate)))
+    radius = max(2, round(_LIMITER_WINDOW * rate))
+    margin = 2 * radius  # the gain depends on peaks within 1.5 radius only
+    out = np.empty(len(x))
+    for start in range(0, len(x), _LIMITER_BLOCK):  # the gain's ten temporaries stay small
+        stop = min(len(x), start + _LIMITER_BLOCK)
+        lo, hi = max(0, start - margin), min(len(x), stop + margin)
+        gain = limiter_gain(np.abs(x[lo:hi]), ceiling, radius)
+        out[start:stop] = x[start:stop] * gain[start - lo : stop - lo]
+    return out
 
 
 def level_match(
@@ -98,10 +114,9 @@ def fit_loudness(x: np.ndarray, rate: int, target: float, sample_ceiling_db: flo
         return x
     gain = target - loudness
     sample_ceiling = db_to_gain(sample_ceiling_db)
-    y = x * db_to_gain(gain)
-    if float(np.max(np.abs(y))) > sample_ceiling:
-        y = _fit_limited(x, gain, target, sample_ceiling, rate)
-    return y
+    if max(float(np.max(x)), -float(np.min(x))) * db_to_gain(gain) > sample_ceiling:
+        return _fit_limited(x, gain, target, sample_ceiling, rate)
+    return x * db_to_gain(gain)
 
 
 def guard_true_peak(y: np.ndarray, rate: int, ceiling: float = PEAK_CEILING_DBTP) -> np.ndarray:
@@ -133,6 +148,7 @@ def _fit_limited(
             slope = max(0.2, (miss - previous[1]) / (gain - previous[0]))
         previous = (gain, miss)
         gain -= miss / slope
+        del y  # one clip-sized try alive at a time
         y, miss = attempt(gain)
     return y
 
@@ -151,9 +167,9 @@ def process_pcm(pcm: np.ndarray, rate: int, volume: float = 1.0) -> np.ndarray:
         TARGET_LUFS - integrated_loudness(y, CLIP_RATE),
         PEAK_CEILING_DBTP - 0.01 - true_peak_db(y, CLIP_RATE),
     )
-    if math.isfinite(correction):
-        y = y * db_to_gain(correction)
-    return (y * volume).astype(np.float32)
+    gain = volume * (db_to_gain(correction) if math.isfinite(correction) else 1.0)
+    y *= gain  # in place: y is this function's own array, and a long clip's copies add up
+    return y.astype(np.float32)
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
