@@ -43,8 +43,8 @@ def backend() -> Iterator[Any]:
     voice = P.bundled_voice()
     assert voice is not None
     made = engine_class("piper").backend(P.PiperEngine(voice).worker_env())
-    counting = Counting(made._runs.session)
-    made._runs.session = counting
+    counting = Counting(made.voice.session)
+    made.voice.session = counting
     yield made
 
 
@@ -91,9 +91,9 @@ def test_a_sentence_under_the_cap_is_what_piper_makes_sample_for_sample(backend:
     scale = P.length_scale(WPM)
     sentences = backend.voice.phonemize(SHORT)
     assert all(len(s) <= P.run_cap(scale) for s in sentences)
-    backend._runs.session.lengths.clear()
+    backend.voice.session.lengths.clear()
     audio, rate = backend.synthesize(SHORT, P.BUNDLED_ID, WPM, 50)
-    assert len(backend._runs.session.lengths) == len(sentences) == 2
+    assert len(backend.voice.session.lengths) == len(sentences) == 2
     made = backend.voice.synthesize(SHORT, syn_config=config(scale))  # piper's own way
     chunks = [c.audio_float_array for c in made]
     gap = np.zeros(round(P.SENTENCE_GAP * scale * rate), dtype=np.float32)
@@ -104,9 +104,9 @@ def test_a_long_sentence_runs_in_pieces_under_the_cap(backend: Any) -> None:
     scale = P.length_scale(WPM)
     (towel,) = backend.voice.phonemize(TOWEL)
     assert len(towel) > P.run_cap(scale)  # the longest built-in sentence
-    backend._runs.session.lengths.clear()
+    backend.voice.session.lengths.clear()
     audio, rate = backend.synthesize(TOWEL, P.BUNDLED_ID, WPM, 50)
-    runs = backend._runs.session.lengths
+    runs = backend.voice.session.lengths
     assert len(runs) == len(P.sentence_pieces(towel, P.run_cap(scale))) >= 3
     assert max(runs) <= 2 * (P.run_cap(scale) + 8) + 1  # ids: a pad after each phoneme, BOS
     assert float(np.max(np.abs(audio))) == pytest.approx(1.0)  # normalized as one sentence

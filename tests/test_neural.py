@@ -158,31 +158,3 @@ def test_presets_set_rate_and_a_pitch_only_where_the_engine_has_one(
     assert mine.rate == 170  # --rate wins over the preset
     with Speaker(system, cache_dir=cache_dir, workers=1) as s:
         assert s.clip(LINE).duration > 1.0  # a preset speaks
-
-
-def test_a_long_text_runs_with_the_arena_shrunk_and_sounds_the_same(
-    joe: Speaker, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Long texts (a `say` of pages) are made with onnxruntime's arena shrunk after every
-    sentence, which keeps a worker from growing to 550 MB; the samples must not change."""
-    from voiceguide.speech.engines import piper
-
-    backend = engine_class("piper").backend(joe.engine.worker_env())
-    session = backend._runs.session
-    used: list[object] = []
-
-    class Spy:
-        def run(self, names: object, feeds: object, options: object = None) -> object:
-            used.append(options)
-            return session.run(names, feeds, options)
-
-    backend._runs.session = Spy()
-    text = " ".join([LINE] * 9)
-    assert len(text) > piper.LEAN_CHARS
-    lean, rate = backend.synthesize(text, BUNDLED_ID, 150, 50)
-    assert used and all(o is backend._shrink for o in used)
-    used.clear()
-    monkeypatch.setattr(piper, "LEAN_CHARS", 10_000)
-    kept, _ = backend.synthesize(text, BUNDLED_ID, 150, 50)
-    assert used and all(o is None for o in used)
-    assert len(lean) > 9 * 1.2 * rate and np.array_equal(lean, kept)

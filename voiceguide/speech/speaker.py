@@ -331,7 +331,7 @@ def _to_stderr(message: str) -> None:
 #: Texts longer than this (characters) are synthesized a few sentences at a time: an engine
 #: holds, trims and levels a whole clip in memory several times over (a 20,000-character text
 #: in one piece took 2.7 GB).
-LONG_TEXT = 600
+LONG_TEXT = 300
 #: The pause between the pieces of a long text (about a sentence end's).
 PIECE_GAP = 0.45
 

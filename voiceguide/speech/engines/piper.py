@@ -60,12 +60,6 @@ PACE_B = 0.329
 ESPEAK_PACE_PER_RATE = 171.0 / 150.0
 #: Quiet added between sentences, as a fraction of a second at length_scale 1.
 SENTENCE_GAP = 0.25
-#: Texts longer than this (a long ``say`` comes in pieces of up to 600 characters; no
-#: built-in cue passes 210) are made with onnxruntime's arena shrunk after every
-#: sentence: without it the arena kept every size it had grown to, and a worker
-#: reading 20,000 characters grew to 550 MB. Shrinking costs about a quarter more CPU,
-#: so the short cues of a session keep the arena.
-LEAN_CHARS = 300
 LENGTH_SCALE_RANGE = (0.4, 3.0)
 #: The longest sentence made in one model run, in phonemes at length scale 1 (slower
 #: speech makes more sound per phoneme, so the cap is divided by the length scale).
@@ -281,10 +275,7 @@ class _PiperBackend(Backend):
             piper_config = PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
         except Exception as exc:  # onnxruntime raises its own types for a bad model
             raise SpeechError(f"cannot load the Piper voice {model}: {exc}") from None
-        self._runs = _Runs(session)
-        self._shrink = onnxruntime.RunOptions()
-        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        self.voice = PiperVoice(session=self._runs, config=piper_config)  # type: ignore[arg-type]
+        self.voice = PiperVoice(session=session, config=piper_config)
 
     def synthesize(self, text: str, voice: str, rate: int, pitch: int) -> tuple[np.ndarray, int]:
         from piper import SynthesisConfig
@@ -294,17 +285,12 @@ class _PiperBackend(Backend):
         rate_hz = self.voice.config.sample_rate
         gap = np.zeros(round(SENTENCE_GAP * scale * rate_hz), dtype=np.float32)
         parts: list[np.ndarray] = []
-        lean = len(text) > LEAN_CHARS
-        self._runs.options = self._shrink if lean else None
-        try:
-            for phonemes in self.voice.phonemize(text):
-                if not phonemes:
-                    continue
-                if parts:
-                    parts.append(gap)
-                parts.append(self._sentence(phonemes, config, run_cap(scale)))
-        finally:
-            self._runs.options = None
+        for phonemes in self.voice.phonemize(text):
+            if not phonemes:
+                continue
+            if parts:
+                parts.append(gap)
+            parts.append(self._sentence(phonemes, config, run_cap(scale)))
         if not parts or not any(np.any(p) for p in parts):
             raise SpeechError(f"Piper produced no sound for {text[:40]!r}")
         return np.concatenate(parts).astype(np.float64), rate_hz
@@ -358,14 +344,3 @@ class _PiperBackend(Backend):
             sentences = self.voice.phonemize(request["text"])
             return {"ok": True, "phonemes": " ".join("".join(s) for s in sentences)}
         return None
-
-
-class _Runs:
-    """The ONNX session as PiperVoice calls it (``run`` only), with our run options."""
-
-    def __init__(self, session: Any) -> None:
-        self.session = session
-        self.options: Any = None  # onnxruntime.RunOptions for the runs to come, or None
-
-    def run(self, names: Any, feeds: Any, run_options: Any = None) -> Any:
-        return self.session.run(names, feeds, run_options or self.options)
