@@ -30,7 +30,15 @@ import numpy as np
 
 from voiceguide.listen.audio import RATE, Resampler, level_db
 from voiceguide.listen.echo import BLOCK, EchoCanceller
-from voiceguide.listen.recognizer import MAX_LEAD, MAX_LEAD_UNCANCELLED, Heard, Recognizer
+from voiceguide.listen.recognizer import (
+    COMMAND_MATCH,
+    MAX_LEAD,
+    MAX_LEAD_UNCANCELLED,
+    MIN_GUIDE,
+    MIN_GUIDE_UNCANCELLED,
+    Heard,
+    Recognizer,
+)
 
 #: A command takes about this long to say; the gate checks its whole span.
 COMMAND_SECONDS = 1.2
@@ -91,12 +99,9 @@ class Listener:
         """More audio (and what was playing while it was heard); the commands decided."""
         mic16 = self.mic_in(mic)
         self._meter(mic16)
+        self._cancelling(played is not None)
         if played is None:
-            self.recognizer.max_lead = MAX_LEAD_UNCANCELLED
-            self.recognizer.windowed = False
             return self._decide(self.recognizer.feed(mic16))
-        self.recognizer.max_lead = MAX_LEAD
-        self.recognizer.windowed = True
         if self.canceller is None:
             self.canceller = EchoCanceller()
         self._mic = np.concatenate([self._mic, mic16])
@@ -120,6 +125,15 @@ class Listener:
             self._clock += BLOCK / RATE
         self._mic, self._played = self._mic[n:], self._played[n:]
         return self._decide(self.recognizer.feed(residual, segmented))
+
+    def _cancelling(self, cancelling: bool) -> None:
+        """Set the recognizer's checks for audio with or without the session cancelled
+        (recognizer.py: a cancelled stream is held by the near-end check as well)."""
+        r = self.recognizer
+        r.max_lead = MAX_LEAD if cancelling else MAX_LEAD_UNCANCELLED
+        r.min_guide = MIN_GUIDE if cancelling else MIN_GUIDE_UNCANCELLED
+        r.command_match = COMMAND_MATCH if cancelling else {}
+        r.windowed = cancelling
 
     @property
     def converged(self) -> bool:
