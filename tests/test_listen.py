@@ -233,3 +233,19 @@ def test_a_command_inside_an_overlong_segment_is_found_in_windows() -> None:
     assert all(1.9 <= h.at <= 2.0 + len(clip) / 16_000 for h in found)
     assert found[0].decided < 2.0 + len(clip) / 16_000 + 2.0  # within 2 s of its end
     assert _segmented_as_one(clip, windowed=False) == []  # decoded whole it is too long
+
+
+def test_the_checks_are_stricter_without_the_played_signal() -> None:
+    # Without the canceller's near-end check the looser per-command fits and the
+    # brisker "guide" let the bed and the narration's ends in (docs/benchmarks.md).
+    from voiceguide.listen.listener import Listener
+    from voiceguide.listen.recognizer import COMMAND_MATCH, MIN_GUIDE, MIN_GUIDE_UNCANCELLED
+
+    listener = Listener()
+    quiet = np.zeros(1600, np.float32)
+    listener.feed(quiet)
+    r = listener.recognizer
+    assert (r.min_guide, r.command_match, r.windowed) == (MIN_GUIDE_UNCANCELLED, {}, False)
+    listener.feed(quiet, quiet)
+    assert (r.min_guide, r.command_match, r.windowed) == (MIN_GUIDE, COMMAND_MATCH, True)
+    assert MIN_GUIDE < MIN_GUIDE_UNCANCELLED and COMMAND_MATCH["next"] < COMMAND_MATCH["pause"]

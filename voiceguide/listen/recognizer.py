@@ -290,9 +290,9 @@ class Recognizer:
     def _hear(self, begin: float, end: float) -> Decoded | None:
         """Decode [begin, end) against the grammar and, when it holds a command, the phone loop.
 
-        Every command-holding stretch gets both decodes, whatever is later decided
-        about it: pocketsphinx's live cepstral mean moves with every decode, so
-        decoding only some would make the results depend on the thresholds.
+        Every command-holding stretch gets both decodes, whatever :meth:`_accept`
+        then decides, so everything the checks look at is in one :class:`Decoded`:
+        the thresholds were tuned by recording these and replaying the checks.
         """
         first, last = int(begin * RATE), int(end * RATE)
         frames = [(i, frame) for i, frame in self._recent if first <= i < last]
