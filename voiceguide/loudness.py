@@ -270,18 +270,28 @@ def interpolated_peaks(samples: np.ndarray, floor: float = 0.0) -> np.ndarray:
     which stretches were skipped.
     """
     x = _as_2d(samples)
-    out = np.max(np.abs(x), axis=1).astype(np.float64)
+    out = row_peaks(x)
     reach = _TP_TAPS // 2
     padded = np.zeros((x.shape[0] + 2 * reach, x.shape[1]))
     padded[reach : reach + x.shape[0]] = x
     matrix = _tp_matrix()
     for a, b in _stretches(out * _tp_gain() >= floor, reach):
-        best = out[a:b]  # a view: updated in place
-        for phase in range(4):
-            y = np.zeros((b - a, x.shape[1]))
-            for k in range(_TP_TAPS):  # sample i sees inputs i - 6 ... i + 6
-                y += matrix[k, phase] * padded[a + k : b + k]
-            np.maximum(best, np.max(np.abs(y), axis=1), out=best)
+        y = np.zeros((b - a, x.shape[1], 4))  # the four phases at once: a quarter of the calls
+        for k in range(_TP_TAPS):  # sample i sees inputs i - 6 ... i + 6
+            y += padded[a + k : b + k, :, None] * matrix[k]
+        np.maximum(out[a:b], row_peaks(y.reshape(b - a, -1)), out=out[a:b])
+    return out
+
+
+def row_peaks(x: np.ndarray) -> np.ndarray:
+    """The largest magnitude in each row of ``x`` (n, columns), as float64.
+
+    Column by column: numpy reduces a short last axis several times slower than it
+    compares two long columns, and the limiter asks this of every block of a render.
+    """
+    out = np.abs(x[:, 0]).astype(np.float64)
+    for c in range(1, x.shape[1]):
+        np.maximum(out, np.abs(x[:, c]), out=out)
     return out
 
 

@@ -626,7 +626,7 @@ def sample_true_peaks(x: np.ndarray, ceiling: float = 0.0) -> np.ndarray:
     rule depends on the ceiling, not on the block's loudest sample, so however
     a session is cut into blocks, every sample gets the same gain.
     """
-    magnitude = np.max(np.abs(x), axis=1).astype(np.float64)
+    magnitude = loudness.row_peaks(x)
     loud = np.flatnonzero(magnitude >= ceiling / 2)
     if not len(loud):
         return magnitude
