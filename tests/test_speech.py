@@ -414,3 +414,16 @@ def test_cli_help_has_examples(runner) -> None:
 
 def test_script_helper_dedent_is_valid() -> None:
     compile(textwrap.dedent(_BROKEN_DATA), "<probe>", "exec")
+
+
+def test_processing_a_clip_leaves_the_engines_samples_as_they_were() -> None:
+    """A 44.1 kHz clip too quiet to measure comes back from levelling as the very array it
+    went in as; the final gain must not be applied to the engine's samples in place."""
+    from voiceguide.speech.clips import process_pcm
+
+    pcm = np.zeros(44100)
+    pcm[100] = 1e-9
+    before = pcm.copy()
+    clip = process_pcm(pcm, 44100, 0.5)
+    assert np.array_equal(pcm, before)
+    assert clip.dtype == np.float32 and len(clip) > 0

@@ -168,7 +168,9 @@ def process_pcm(pcm: np.ndarray, rate: int, volume: float = 1.0) -> np.ndarray:
         PEAK_CEILING_DBTP - 0.01 - true_peak_db(y, CLIP_RATE),
     )
     gain = volume * (db_to_gain(correction) if math.isfinite(correction) else 1.0)
-    y *= gain  # in place: y is this function's own array, and a long clip's copies add up
+    if np.shares_memory(y, pcm):  # a clip at 44.1 kHz that fit_loudness left as it was
+        return (y * gain).astype(np.float32)
+    y *= gain  # in place otherwise: a long clip's copies add up
     return y.astype(np.float32)
 
 
