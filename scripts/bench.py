@@ -699,20 +699,19 @@ def live_stream(seconds: int, env: dict[str, str], beside: bool) -> dict[str, ob
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
             recorder = server.record(work / "rec.raw")
-            seen: set[str] = set()
-            proc = subprocess.Popen([PY, "-c", code, str(work / "stream.npy")],
-                                    env={**env, **server.env}, stdout=subprocess.PIPE,
-                                    text=True)  # fmt: skip
-            while proc.poll() is None:
-                seen.update(server.sink_inputs())
-                time.sleep(0.5)
-            time.sleep(1.0)  # the server's buffer reaches the pipe sink
+            with pulse.stream_lives(server) as lives:
+                proc = subprocess.Popen([PY, "-c", code, str(work / "stream.npy")],
+                                        env={**env, **server.env}, stdout=subprocess.PIPE,
+                                        text=True)  # fmt: skip
+                proc.wait()
+                time.sleep(1.0)  # the server's buffer reaches the pipe sink
             recorder.terminate()
             recorder.wait()
             played = json.loads(proc.stdout.read().strip().splitlines()[-1])  # type: ignore[union-attr]
             stream = np.load(work / "stream.npy") / 32767.0
             recording = np.fromfile(work / "rec.raw", dtype="<i2").reshape(-1, 2)
-            report = {**played, "sink_inputs": len(seen), **pulse.compare(recording, stream)}
+            report = {**played, "sink_inputs": lives.lasting(), "brief_sink_inputs": lives.brief(),
+                      **pulse.compare(recording, stream)}  # fmt: skip
             if seconds > 120:  # the control would take as long again
                 return {**report, "load_average": os.getloadavg()[0], "render_beside": beside}
             import wave

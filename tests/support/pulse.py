@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -112,18 +113,73 @@ class PrivatePulse:
 
 
 @contextlib.contextmanager
-def recording(server: PrivatePulse, path: Path) -> Iterator[set[str]]:
-    """Record what ``server`` plays into ``path`` while the block runs; yields the ids of
-    every playback stream seen meanwhile (filled in as they come)."""
+def recording(server: PrivatePulse, path: Path) -> Iterator[StreamLives]:
+    """Record what ``server`` plays into ``path`` while the block runs; yields the life of
+    every playback stream meanwhile (filled in as they come and go)."""
     recorder = server.record(path)
     try:
         time.sleep(0.3)  # the recorder is reading before the first sound
-        with streams_seen(server.sink_inputs) as seen:
-            yield seen
+        with stream_lives(server) as lives:
+            yield lives
             time.sleep(1.0)  # the server's own buffer reaches the sink
     finally:
         recorder.terminate()
         recorder.wait()
+
+
+class StreamLives(dict):
+    """Sink-input id -> [when it came, when it went or None] (``time.monotonic()``).
+
+    Why lives, not a count: PortAudio opens an ALSA device by setting its hardware
+    parameters (which prepares it) and then prepares it again to start, and ALSA's
+    pulse plugin makes a new server stream at each prepare. So every PortAudio
+    stream through PulseAudio is preceded by one that lives under a millisecond and
+    plays nothing (measured: 0.6 ms, freed before its successor is made). Polling
+    saw it now and then (a flaky count of 2); events see it every time.
+    """
+
+    def lasting(self, at_least: float = 0.1) -> int:
+        """How many streams lived ``at_least`` seconds (or are still there)."""
+        now = time.monotonic()
+        return sum(1 for came, went in self.values() if (went or now) - came >= at_least)
+
+    def brief(self, at_least: float = 0.1) -> int:
+        """How many came and went within ``at_least`` seconds."""
+        return len(self) - self.lasting(at_least)
+
+
+@contextlib.contextmanager
+def stream_lives(server: PrivatePulse) -> Iterator[StreamLives]:
+    """The life of every sink input while the block runs, from the server's own events
+    (``pactl subscribe``), so a stream of a millisecond is not missed."""
+    lives = StreamLives()
+    ready = threading.Event()
+    watcher = subprocess.Popen(["pactl", "subscribe"], env=server.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, bufsize=1)  # fmt: skip
+
+    def read() -> None:
+        assert watcher.stdout is not None
+        for line in watcher.stdout:
+            ready.set()
+            found = re.match(r"Event '(new|remove)' on sink-input #(\d+)", line)
+            if found and found[1] == "new":
+                lives[found[2]] = [time.monotonic(), None]
+            elif found:
+                lives.setdefault(found[2], [time.monotonic(), None])[1] = time.monotonic()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        while not ready.wait(0.1):  # live once it reports a client (this pactl) coming
+            subprocess.run(["pactl", "info"], env=server.env, capture_output=True, check=True)
+            if watcher.poll() is not None:
+                raise RuntimeError("pactl subscribe exited")
+        yield lives
+    finally:
+        time.sleep(0.05)  # events already sent are read
+        watcher.terminate()
+        watcher.wait()
+        reader.join(timeout=5)
 
 
 @contextlib.contextmanager
