@@ -53,6 +53,10 @@ apt_install --no-install-recommends -- "${need[@]}"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".[$extra,neural]"  # neural: the default voice
+# Bytecode now, as pip makes it for an installed wheel: an editable install has none, and
+# where PYTHONDONTWRITEBYTECODE is set every start would compile voiceguide again (a tenth
+# of a second before the first live sound, measured).
+.venv/bin/python -m compileall -q voiceguide >/dev/null
 
 # The PipeWire test reaches PipeWire through ALSA's pipewire plugin. Debian 12's pipewire-alsa
 # conflicts with pulseaudio (both claim ALSA's default device), so unless it is installed, the
