@@ -124,13 +124,11 @@ class SpeechTiming:
 #: 99 % of cues within 15 % (docs/benchmarks.md).
 ESPEAK_TIMING = SpeechTiming(0.0697, 0.46, 0.37, 0.17)
 #: Piper's joe voice (neural): fitted to its real clips of the 202 built-in lines at 120, 150
-#: and 180 wpm together (a per-word term and the rate slope added; the fit maximizes the share
-#: of lines within 15 % at the worst rate): 96.5 / 96.0 / 95.5 % of lines within 15 %, median
-#: error 4 % (scripts/bench.py --speech; docs/benchmarks.md). Since long sentences go in
-#: clauses: 95.0 / 96.0 / 95.5 %. A refit on those clips (97.0 / 96.0 / 97.5 %) was measured
-#: and not kept: it moved the benchmark session's layout onto the edge of the re-mix for
-#: unused peak room (render.PEAK_ROOM), doubling its cold render (docs/benchmarks.md).
-PIPER_TIMING = SpeechTiming(0.0461, 0.56, 0.347, 0.147, per_word=0.0851, pace_slope=1.16)
+#: and 180 wpm together, as made since long sentences go in clauses (a per-word term and the
+#: rate slope added; the fit maximizes the share of lines within 15 % at the worst rate):
+#: 97.0 / 96.0 / 97.5 % of lines within 15 %, median error 4-5 % (scripts/bench.py --speech;
+#: docs/benchmarks.md).
+PIPER_TIMING = SpeechTiming(0.0462, 0.535, 0.330, 0.133, per_word=0.095, pace_slope=1.14)
 #: By engine name; an engine missing here is planned with espeak's timing.
 TIMINGS = {"pyttsx3": ESPEAK_TIMING, "piper": PIPER_TIMING}
 
