@@ -249,3 +249,28 @@ def test_the_checks_are_stricter_without_the_played_signal() -> None:
     listener.feed(quiet, quiet)
     assert (r.min_guide, r.command_match, r.windowed) == (MIN_GUIDE, COMMAND_MATCH, True)
     assert MIN_GUIDE < MIN_GUIDE_UNCANCELLED and COMMAND_MATCH["next"] < COMMAND_MATCH["pause"]
+
+
+def test_a_short_uh_just_before_guide_is_not_talk_in_a_segment() -> None:
+    # Over narration the decoder often puts a short "uh" just before "guide" (the
+    # narration's remains, the onset of "guide"): with the canceller that alone is no
+    # reason to drop a segment's command, except a "stop" (docs/benchmarks.md).
+    from voiceguide.listen.listener import Listener
+    from voiceguide.listen.recognizer import Decoded, Heard
+
+    def decoded(uh: tuple[float, float], command: str = "next") -> Decoded:
+        path = [("<sil>", 0.0, uh[0]), ("uh", *uh), ("<sil>", uh[1], 0.9), ("guide", 0.9, 1.25),
+                (command, 1.25, 1.7), ("<sil>", 1.7, 2.0)]  # fmt: skip
+        heard = [Heard(10.9, command, decided=12.0, end=12.0)]
+        return Decoded(heard, ["uh", "guide", command], path, uh[1] - uh[0], -0.5, 20.0)
+
+    listener = Listener()
+    quiet = np.zeros(1600, np.float32)
+    listener.feed(quiet, quiet)  # cancelling: no speech at all may come before "guide"
+    r = listener.recognizer
+    assert r._accept(decoded((0.75, 0.9)), "segment")  # 0.15 s, touching "guide"
+    assert r._accept(decoded((0.55, 0.7)), "segment")  # 0.15 s, 0.2 s before it
+    assert not r._accept(decoded((0.6, 0.9)), "segment")  # 0.3 s: too long for a hesitation
+    assert not r._accept(decoded((0.15, 0.3)), "segment")  # 0.6 s before "guide"
+    assert not r._accept(decoded((0.75, 0.9), "stop"), "segment")
+    assert not r._accept(decoded((0.75, 0.9)), "window")
