@@ -268,9 +268,11 @@ def test_a_short_uh_just_before_guide_is_not_talk_in_a_segment() -> None:
     quiet = np.zeros(1600, np.float32)
     listener.feed(quiet, quiet)  # cancelling: no speech at all may come before "guide"
     r = listener.recognizer
-    assert r._accept(decoded((0.75, 0.9)), "segment")  # 0.15 s, touching "guide"
-    assert r._accept(decoded((0.55, 0.7)), "segment")  # 0.15 s, 0.2 s before it
-    assert not r._accept(decoded((0.6, 0.9)), "segment")  # 0.3 s: too long for a hesitation
-    assert not r._accept(decoded((0.15, 0.3)), "segment")  # 0.6 s before "guide"
-    assert not r._accept(decoded((0.75, 0.9), "stop"), "segment")
-    assert not r._accept(decoded((0.75, 0.9)), "window")
+    assert r._accept(decoded((0.75, 0.9)), False)  # a segment; 0.15 s, touching "guide"
+    assert r._accept(decoded((0.55, 0.7)), False)  # 0.15 s, 0.2 s before it
+    assert not r._accept(decoded((0.6, 0.9)), False)  # 0.3 s: too long for a hesitation
+    assert not r._accept(decoded((0.15, 0.3)), False)  # 0.6 s before "guide"
+    assert not r._accept(decoded((0.75, 0.9), "stop"), False)
+    r._judged.append((10.9, "next", True))  # a window needs a second decode to agree
+    assert r._accept(decoded((0.9, 0.9)), True)  # nothing before "guide"
+    assert not r._accept(decoded((0.75, 0.9)), True)
