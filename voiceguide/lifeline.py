@@ -32,13 +32,14 @@ PIPE_BYTES = 1 << 20
 
 
 def widen_pipe(pipe: IO[bytes]) -> None:
-    """Give a child's pipe 1 MB instead of Linux's 64 KB, where the system allows.
+    """Give a pipe to or from a child 1 MB instead of Linux's 64 KB, where the system allows.
 
     ffmpeg decodes 64 KB of a bed in well under a millisecond and then waits
     for us to read; every read needs the GIL, which a busy main thread holds
     for up to 5 ms at a time. With a wider pipe, ffmpeg decodes the opening
     seconds in a few large pieces instead of fifty small ones, and the first
-    live sound, which waits for them, comes that much sooner.
+    live sound, which waits for them, comes that much sooner. The other way, an
+    encoder fed through 64 KB waits whenever the mixer makes a slow block.
     """
     setsize = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
     if setsize is not None:

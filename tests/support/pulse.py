@@ -105,12 +105,6 @@ class PrivatePulse:
         """Start recording what the sink plays, raw 16-bit stereo (stop with terminate)."""
         return FifoRecorder(self.fifo, path)
 
-    def sink_inputs(self) -> list[str]:
-        """The ids of the playback streams the server has now."""
-        out = subprocess.run(["pactl", "list", "short", "sink-inputs"], env=self.env,
-                             capture_output=True, text=True)  # fmt: skip
-        return [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
-
 
 @contextlib.contextmanager
 def recording(server: PrivatePulse, path: Path) -> Iterator[StreamLives]:

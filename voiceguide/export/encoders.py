@@ -31,7 +31,7 @@ from voiceguide.export.containers import ffmetadata, tag_mp4, tag_vorbis
 from voiceguide.export.files import LOSSY, _Temp, atomic_path, format_of
 from voiceguide.export.id3 import id3_tag
 from voiceguide.export.tags import Tags
-from voiceguide.lifeline import child_dies_with_parent
+from voiceguide.lifeline import child_dies_with_parent, widen_pipe
 from voiceguide.pcm import to_int16 as to_pcm16
 from voiceguide.script import Chapter
 
@@ -405,7 +405,9 @@ def _run_ffmpeg(
                     stdout=subprocess.DEVNULL if meter is None else subprocess.PIPE,
                     preexec_fn=child_dies_with_parent(),
                 ))  # fmt: skip
-                _widen(procs[0].stdin)
+                # Linux's 64 KB is 0.37 s of stereo, which the MP3 encoder takes in 3 ms:
+                # less than the mixer needs for a block it limits, so the encoder would wait.
+                widen_pipe(procs[0].stdin)  # type: ignore[arg-type]
                 if meter is not None:
                     procs.append(subprocess.Popen(
                         meter, stdin=procs[0].stdout, stdout=subprocess.DEVNULL, stderr=said,
@@ -456,22 +458,6 @@ def _interrupts_held() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
         if caught:
             signal.raise_signal(signal.SIGINT)
-
-
-#: The encoder's input pipe, in bytes (Linux's default is 64 KB: 0.37 s of stereo audio,
-#: which the MP3 encoder takes in 3 ms, less than the mixer needs for a block it limits).
-PIPE_BYTES = 1 << 20
-
-
-def _widen(pipe: IO[bytes] | None) -> None:
-    """Give the encoder's input pipe room for a few blocks, where the system allows it, so
-    the encoder is not left waiting while the mixer makes a slow block."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[union-attr]
-    except (ImportError, AttributeError, OSError):  # not Linux, or over the system's cap
-        pass
 
 
 def _feed(blocks: Iterable[np.ndarray], stdin: IO[bytes]) -> None:
