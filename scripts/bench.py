@@ -24,6 +24,7 @@ start-up is included and peak memory is that process's own.
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
 import json
 import os
@@ -143,9 +144,11 @@ def naive_pydub(minutes: int, out: Path, env: dict[str, str]) -> tuple[float, fl
     return mix_seconds, 0.0
 
 
+@functools.cache
 def bytecode() -> None:
     """voiceguide's modules compiled, as in an installed wheel: start-up measured without
-    compiling them (where PYTHONDONTWRITEBYTECODE is set, as here, every start would)."""
+    compiling them (where PYTHONDONTWRITEBYTECODE is set, as here, every start would).
+    Once per benchmark run: the sources do not change under it."""
     subprocess.run([PY, "-m", "compileall", "-q", str(ROOT / "voiceguide")], check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
 
