@@ -276,3 +276,34 @@ def test_a_short_uh_just_before_guide_is_not_talk_in_a_segment() -> None:
     r._judged.append((10.9, "next", True))  # a window needs a second decode to agree
     assert r._accept(decoded((0.9, 0.9)), True)  # nothing before "guide"
     assert not r._accept(decoded((0.75, 0.9)), True)
+
+
+def test_a_stop_with_a_word_after_it_is_decoded_again_without_the_trailing_uh() -> None:
+    # "guide louder" decoded as "guide stop uh" (the second syllable put in the
+    # hesitation) was the bench's one wrong stop: a stop with a word after it is
+    # kept only if the grammar without the trailing "uh" still hears "stop".
+    from support.room import TALKERS, command_clips
+
+    from voiceguide.listen.recognizer import Decoded, Heard, Recognizer, _pcm
+
+    clips = dict(command_clips(TALKERS[:1]))
+    clips["stop"] = dict(command_clips(TALKERS[1:2]))["stop"]  # heard as "guide stop uh"
+    silence = np.zeros(4800, np.float32)
+    rng = np.random.default_rng(3)
+
+    def pcm(command: str) -> bytes:
+        x = np.concatenate([silence, clips[command], silence])
+        return _pcm(x + rng.standard_normal(len(x)).astype(np.float32) * 1e-4)
+
+    r = Recognizer()
+    assert not r._confirmed(pcm("louder"), ["guide", "stop", "uh"])
+    assert not r._confirmed(pcm("softer"), ["guide", "stop", "uh"])
+    assert r._confirmed(pcm("stop"), ["guide", "stop", "uh"])  # a breath after a real stop
+    assert r._confirmed(pcm("louder"), ["guide", "stop"])  # nothing after it: no second look
+    assert r._confirmed(pcm("louder"), ["guide", "back", "uh"])  # only stops are checked
+    path = [("<sil>", 0.0, 0.3), ("guide", 0.3, 0.7), ("stop", 0.7, 1.1), ("uh", 1.1, 1.3)]
+    heard = [Heard(10.3, "stop", decided=12.0, end=12.0)]
+    r._judged.clear()
+    assert r._accept(Decoded(heard, ["guide", "stop", "uh"], path, 0.0, -0.5, 20.0), False)
+    unconfirmed = Decoded(heard, ["guide", "stop", "uh"], path, 0.0, -0.5, 20.0, False)
+    assert not r._accept(unconfirmed, False)

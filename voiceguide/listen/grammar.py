@@ -31,13 +31,18 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def jsgf() -> str:
-    """The JSGF grammar the recognizer decodes every speech segment against."""
+def jsgf(trailing: bool = True) -> str:
+    """The JSGF grammar the recognizer decodes every speech segment against.
+
+    ``trailing=False`` leaves out the hesitation after the command: the
+    recognizer's second look at a "stop" (see recognizer.py, confirming a stop).
+    """
     commands = " | ".join(sorted(COMMANDS))
+    after = " [ uh ]" if trailing else ""
     return (
         "#JSGF V1.0;\ngrammar voiceguide;\n"
         f"<command> = {WAKE} ( {commands} );\n"
-        "public <utterance> = [ uh ] <command> [ uh ] ;\n"
+        f"public <utterance> = [ uh ] <command>{after} ;\n"
     )
 
 

@@ -116,6 +116,12 @@ MAX_LEAD_UNCANCELLED = 0.55
 #: "stop", which must be heard clearly, nor in windows, whose start is arbitrary.
 MAX_UH = 0.2
 UH_GAP = 0.5
+#: A "stop" with a word decoded after it is decoded again against the grammar without
+#: the trailing hesitation, and kept only if that decode says "stop" too: the second
+#: syllable of "louder" or "softer" otherwise goes into the "uh" and leaves "stop" (the
+#: bench's one wrong stop, "louder" heard as "guide stop uh" at -0.87). A right "stop"
+#: followed by a breath is still "stop" without the "uh" to put it in.
+CONFIRM_STOP = True
 #: pocketsphinx options beyond the defaults.
 DECODER_OPTIONS: dict[str, object] = {}
 
@@ -143,6 +149,7 @@ class Decoded:
     lead: float  # seconds of speech before "guide"
     match: float  # grammar against phone loop (MIN_MATCH)
     pause: float  # dB the PAUSE before "guide" is quieter than the command (PAUSE_DB)
+    confirmed: bool = True  # a "stop" decoded again without the trailing "uh" is "stop"
 
 
 def _load() -> tuple[type, type]:
@@ -166,6 +173,7 @@ class Recognizer:
             samprate=RATE, lm=None, loglevel="FATAL", bestpath=False, **DECODER_OPTIONS
         )
         self.decoder.add_jsgf_string("commands", jsgf())
+        self.decoder.add_jsgf_string("confirm", jsgf(trailing=False))
         self.decoder.add_allphone_file("phones", str(Path(get_model_path()) / "en-us-phone.lm.bin"))
         self.decoder.activate_search("commands")
         self.match = 0.0  # the last decoded segment's MIN_MATCH measure
@@ -332,7 +340,20 @@ class Recognizer:
         phones = self._score(pcm, "phones")
         self.match = 1000 * (grammar - (phones or 0.0)) / frames_decoded
         return Decoded(heard, words, list(self.words), self.lead, self.match,
-                       self.pause_db(heard[0].at, end))  # fmt: skip
+                       self.pause_db(heard[0].at, end), self._confirmed(pcm, words))  # fmt: skip
+
+    def _confirmed(self, pcm: bytes, words: list[str]) -> bool:
+        """Whether a "stop" with a word after it is still "stop" without the trailing
+        "uh" to put that word in (CONFIRM_STOP); True for anything else."""
+        found = commands_in(words)
+        i = found[0][0] if found else 0
+        if not CONFIRM_STOP or not found or found[0][1] != "stop" or len(words) <= i + 2:
+            return True
+        if self._score(pcm, "confirm") is None:
+            return False
+        again = [_base(s.word) for s in self.decoder.seg() if _is_word(s.word)]
+        first = commands_in(again)
+        return bool(first) and first[0][1] == "stop"
 
     def _accept(self, d: Decoded, window: bool) -> list[Heard]:
         """Whether a decoded command is one said alone (see the module docstring)."""
@@ -346,9 +367,8 @@ class Recognizer:
         if window and d.pause < PAUSE_DB:
             return []  # the window began inside talk: "guide" was not after a pause
         said = d.heard[0]
-        good = d.match >= self.command_match.get(said.command, MIN_MATCH) and not (
-            "stop" in d.words and d.match < MIN_MATCH_STOP
-        )
+        good = d.confirmed and d.match >= self.command_match.get(said.command, MIN_MATCH)
+        good = good and not ("stop" in d.words and d.match < MIN_MATCH_STOP)
         agree = any(c == said.command and abs(at - said.at) <= AGREE and ok
                     for at, c, ok in self._judged)  # fmt: skip
         self._judged.append((said.at, said.command, good))
