@@ -79,9 +79,8 @@ def test_the_piped_stream_decodes_to_the_samples_of_the_file(tmp_path: Path) -> 
     frames = sum(len(b) for b in blocks)
     target = tmp_path / "s.mp3"
     piped = tmp_path / "piped.f32"
-    meter = [ffmpeg_exe(), "-v", "error", "-f", "mp3", "-i", "pipe:0", "-af",
-             f"atrim=start_sample={encoders.MP3_PRIMING}:"
-             f"end_sample={encoders.MP3_PRIMING + frames}", "-f", "f32le", str(piped)]  # fmt: skip
+    trim = f"atrim=start_sample={encoders.MP3_PRIMING}:end_sample={encoders.MP3_PRIMING + frames}"
+    meter = [*encoders.piped_decoder(trim), "-v", "error", "-f", "f32le", str(piped)]
     code, _ = encoders._run_ffmpeg(blocks, target, "mp3", rate=RATE, channels=2, bitrate=128,
                                    meter=meter)  # fmt: skip
     assert code == 0
