@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voiceguide.ahead import ahead
 from voiceguide.ambience import Bed
 from voiceguide.arriving import ArrivingMix, Relaid
 from voiceguide.clipbank import release_freed_memory
@@ -250,7 +251,7 @@ def render(
             peak = _Peak()
             try:
                 measured = encode_into(
-                    peak.watch(source.blocks(), source.length, progress), tmp, fmt, rate=RATE,
+                    peak.watch(_blocks(source), source.length, progress), tmp, fmt, rate=RATE,
                     channels=channels, bitrate=rate_kbps, id3_version=files.id3_version,
                     tags=lambda f=final: session_tags(f().script, voice, files.cover),
                     chapters=lambda f=final: f().script.chapters, measured=True,
@@ -311,6 +312,12 @@ def _first_mix(
     if fmt != "m4b" and settings.limit_db == 0 and speaker.uncached(c.text for c in script.cues):
         return ArrivingMix(script, speaker, load_beds(script), settings)
     return _spoken_first(script, voice, lexicon, settings, progress, speaker)[0]
+
+
+def _blocks(source: Mixer | ArrivingMix) -> Iterator[np.ndarray]:
+    """The mix's blocks; an exact plan's are made ahead in an idle thread (see
+    :mod:`voiceguide.ahead`), a mix still speaking is not (its speech may start processes)."""
+    return ahead(source.blocks()) if isinstance(source, Mixer) else source.blocks()
 
 
 def _final(source: Mixer | ArrivingMix) -> Mixer:
