@@ -64,21 +64,30 @@ class _IdleMaker:
         self._queue: queue.Queue[object] = queue.Queue(DEPTH)
         self._handover = threading.Event()
         self._abort = threading.Event()
-        self._ready = threading.Event()
+        self._go = threading.Event()
         self._stat: str | None = None  # the thread's schedstat, once it runs idle
         self._thread = threading.Thread(target=self._run, name="voiceguide-ahead", daemon=True)
         self.handed_over = False
 
     @classmethod
     def start(cls, it: Iterator[object]) -> _IdleMaker | None:
+        """The thread, made idle by this one (an idle thread could wait long for its turn)."""
         if not hasattr(os, "SCHED_IDLE"):
             return None
         maker = cls(it)
-        maker._thread.start()
-        maker._ready.wait()
-        if maker._stat is None:  # the policy or the kernel's counters were refused
+        maker._thread.start()  # it waits for the go before it touches the iterator
+        tid = maker._thread.native_id
+        stat = f"/proc/self/task/{tid}/schedstat"
+        try:
+            os.sched_setscheduler(tid or -1, os.SCHED_IDLE, os.sched_param(0))
+            _run_delay(stat)
+        except (OSError, ValueError, IndexError):  # refused, or no counters to watch it by
+            maker._abort.set()
+            maker._go.set()
             maker._thread.join()
             return None
+        maker._stat = stat
+        maker._go.set()
         return maker
 
     def items(self) -> Iterator[object]:
@@ -113,15 +122,7 @@ class _IdleMaker:
         self._thread.join(timeout=1.0)  # it finishes the item in hand; a daemon if starved
 
     def _run(self) -> None:
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # this thread only
-            stat = f"/proc/self/task/{threading.get_native_id()}/schedstat"
-            _run_delay(stat)
-        except (OSError, ValueError, IndexError):
-            self._ready.set()
-            return
-        self._stat = stat
-        self._ready.set()
+        self._go.wait()
         try:
             while not (self._handover.is_set() or self._abort.is_set()):
                 try:
