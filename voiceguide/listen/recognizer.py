@@ -349,8 +349,7 @@ class Recognizer:
         """Whether a "stop" with a word after it is still "stop" without the trailing
         "uh" to put that word in (CONFIRM_STOP); True for anything else."""
         found = commands_in(words)
-        i = found[0][0] if found else 0
-        if not CONFIRM_STOP or not found or found[0][1] != "stop" or len(words) <= i + 2:
+        if not CONFIRM_STOP or not found or found[0][1] != "stop" or len(words) <= found[0][0] + 2:
             return True
         if self._score(pcm, "confirm") is None:
             return False
