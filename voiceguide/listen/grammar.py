@@ -31,13 +31,15 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def jsgf(trailing: bool = True) -> str:
+def jsgf(trailing: bool = True, without: str | None = None) -> str:
     """The JSGF grammar the recognizer decodes every speech segment against.
 
     ``trailing=False`` leaves out the hesitation after the command: the
     recognizer's second look at a "stop" (see recognizer.py, confirming a stop).
+    ``without`` leaves out one command: how well the best of the others fits
+    the same audio says whether the one decoded was a near tie (recognizer.CLEAR).
     """
-    commands = " | ".join(sorted(COMMANDS))
+    commands = " | ".join(sorted(c for c in COMMANDS if c != without))
     after = " [ uh ]" if trailing else ""
     return (
         "#JSGF V1.0;\ngrammar voiceguide;\n"

@@ -32,6 +32,7 @@ from voiceguide.listen.audio import RATE, Resampler, level_db
 from voiceguide.listen.echo import BLOCK, EchoCanceller
 from voiceguide.listen.recognizer import (
     COMMAND_MATCH,
+    LOOSER,
     MAX_LEAD,
     MAX_LEAD_UNCANCELLED,
     MIN_GUIDE,
@@ -133,6 +134,7 @@ class Listener:
         r.max_lead = MAX_LEAD if cancelling else MAX_LEAD_UNCANCELLED
         r.min_guide = MIN_GUIDE if cancelling else MIN_GUIDE_UNCANCELLED
         r.command_match = COMMAND_MATCH if cancelling else {}
+        r.looser = LOOSER if cancelling else 0.0
         r.windowed = cancelling
 
     @property
