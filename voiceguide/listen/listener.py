@@ -31,12 +31,13 @@ import numpy as np
 from voiceguide.listen.audio import RATE, Resampler, level_db
 from voiceguide.listen.echo import BLOCK, EchoCanceller
 from voiceguide.listen.recognizer import (
-    COMMAND_MATCH,
     LOOSER,
     MAX_LEAD,
     MAX_LEAD_UNCANCELLED,
     MIN_GUIDE,
     MIN_GUIDE_UNCANCELLED,
+    MIN_MATCH,
+    MIN_MATCH_UNCANCELLED,
     Heard,
     Recognizer,
 )
@@ -133,7 +134,7 @@ class Listener:
         r = self.recognizer
         r.max_lead = MAX_LEAD if cancelling else MAX_LEAD_UNCANCELLED
         r.min_guide = MIN_GUIDE if cancelling else MIN_GUIDE_UNCANCELLED
-        r.command_match = COMMAND_MATCH if cancelling else {}
+        r.min_match = MIN_MATCH if cancelling else MIN_MATCH_UNCANCELLED
         r.looser = LOOSER if cancelling else 0.0
         r.windowed = cancelling
 
