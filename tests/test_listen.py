@@ -364,3 +364,35 @@ def test_a_command_far_ahead_of_the_others_may_fit_the_phones_a_little_worse() -
     assert not r._accept(decoded("stop", MIN_MATCH_STOP - 0.05, 2.0), False)  # never looser
     listener._cancelling(False)  # without the canceller, no allowance
     assert not r._accept(decoded("louder", under, 1.0), False)
+
+
+def test_a_pause_after_guide_is_not_the_end_of_the_command() -> None:
+    # People say "guide... next" with a breath after the wake word. The endpointer
+    # ends a segment after 0.3 s without speech, so a short segment is kept a moment
+    # (recognizer.LONE, JOIN_GAP) and decoded together with the next one.
+    from scipy.signal import fftconvolve
+    from support.room import TALKERS, room_response, to_mic_rate
+
+    from voiceguide.listen.listener import Listener
+    from voiceguide.speech import Speaker, VoiceSettings
+
+    voice, rate = TALKERS[0]
+    with Speaker(VoiceSettings(voice=voice, rate=rate, pitch=50), timeout=60) as speaker:
+        clips = speaker.clips(["Guide.", "Next.", "Pause."])
+
+    def word(text: str) -> np.ndarray:
+        x = to_mic_rate(clips[text].samples, clips[text].rate)
+        loud = np.flatnonzero(np.abs(x) > 0.02 * np.abs(x).max())
+        return x[loud[0] : loud[-1] + 1]
+
+    def heard(command: str, pause: float) -> list[str]:
+        said = [word("Guide."), np.zeros(int(pause * 16000), np.float32), word(command)]
+        x = fftconvolve(np.concatenate(said), room_response(0.4, 11, drr_db=0.0, delay=0.006))
+        x = np.concatenate([np.zeros(16000), 0.2 * x / np.abs(x).max(), np.zeros(24000)])
+        x += np.random.default_rng(1).standard_normal(len(x)) * 3e-4
+        listener = Listener()
+        return [h.command for h in listener.feed(x.astype(np.float32)) + listener.flush()]
+
+    assert heard("Next.", 0.6) == ["next"]
+    assert heard("Pause.", 0.9) == ["pause"]
+    assert heard("Next.", 2.5) == []  # "guide", then much later a word: not a command

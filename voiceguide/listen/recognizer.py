@@ -41,6 +41,13 @@ MAX_SEGMENT = 3.2
 MIN_SNR = 12.0
 #: Seconds of frame levels the floor is taken from (its 20th percentile).
 FLOOR_SECONDS = 8.0
+#: A segment this short (seconds) that holds no command may be "guide" said alone,
+#: with a pause after it ("guide... next"): when the next segment starts within
+#: JOIN_GAP seconds of its end, the two are decoded together first. Without this a
+#: pause of 0.45 s or more after "guide" lost every command (the endpointer ends a
+#: segment after 0.3 s without speech).
+LONE = 1.0
+JOIN_GAP = 1.5
 #: Overlong segments are decoded in windows this long (seconds), this far apart.
 WINDOW = 2.3
 WINDOW_HOP = 0.3
@@ -196,12 +203,13 @@ class Recognizer:
         self._rng = np.random.default_rng(0)
         self.samples = 0  # samples fed so far: the stream's clock
         self._segment: list[bytes] | None = None
+        self._lone: tuple[float, float] | None = None  # (start, end) of a short segment
         self._start = 0.0
         self.partial = ""  # the words of the last segment, for a live display
         self._levels: deque[float] = deque(maxlen=int(FLOOR_SECONDS * RATE / self.frame))
         self._segment_levels: list[float] = []
         self._recent: deque[tuple[int, bytes]] = deque(  # (first sample, frame) lately heard
-            maxlen=int((MAX_SEGMENT + CONTEXT + 1.5) * RATE / self.frame)
+            maxlen=int((MAX_SEGMENT + CONTEXT + LONE + JOIN_GAP + 1.5) * RATE / self.frame)
         )
         self.segments = 0
         self.windowed = False  # decode overlong segments in windows (see _windows)
@@ -279,11 +287,19 @@ class Recognizer:
             return []
         seconds = sum(len(frame) for frame in self._segment) / 2 / RATE
         self._segment = None
-        if seconds < MIN_SEGMENT or self.snr_db() < MIN_SNR:
+        lone, self._lone = self._lone, None
+        if self.snr_db() < MIN_SNR:
             return []
-        self.segments += 1
-        self.decoded_seconds += seconds
-        return self._judge(self._start - CONTEXT, self.now)
+        heard: list[Heard] = []
+        if lone is not None and self._start - lone[1] <= JOIN_GAP and seconds <= MAX_SEGMENT:
+            heard = self._judge(lone[0] - CONTEXT, self.now)  # "guide", a pause, "next"
+        if not heard and seconds >= MIN_SEGMENT:
+            self.segments += 1
+            self.decoded_seconds += seconds
+            heard = self._judge(self._start - CONTEXT, self.now)
+        if not heard and seconds <= LONE:
+            self._lone = (self._start, self.now)  # perhaps "guide", and a pause after it
+        return heard
 
     def _windows(self, ended: bool) -> list[Heard]:
         """An overlong segment, decoded in overlapping WINDOW-second stretches.
