@@ -334,22 +334,22 @@ def test_a_command_far_ahead_of_the_others_may_fit_the_phones_a_little_worse() -
         Heard,
     )
 
-    listener = Listener()
-    quiet = np.zeros(1600, np.float32)
-    listener.feed(quiet, quiet)  # cancelling
-    r = listener.recognizer
     clip = dict(command_clips(TALKERS[:1]))["louder"]
     fits = []
     for pad in (4800, 32000):  # 0.3 s and 2 s of silence either side
-        r = Listener().recognizer
+        fresh = Listener().recognizer
         audio = np.concatenate([np.zeros(pad, np.float32), clip, np.zeros(pad, np.float32)])
         noise = np.random.default_rng(5).standard_normal(len(audio)).astype(np.float32) * 1e-4
-        r.feed(audio + noise)
-        d = r._hear(0.0, r.now)  # a real decode of a clean "guide louder"
+        fresh.feed(audio + noise)
+        d = fresh._hear(0.0, fresh.now)  # a real decode of a clean "guide louder"
         assert d is not None and d.heard[0].command == "louder"
         assert d.margin >= CLEAR  # clearly "louder": the best other command fits far worse
         fits.append(d.match)
     assert 2 / 3 < fits[1] / fits[0] < 3 / 2  # per frame of the command, not of the silence
+
+    listener = Listener()
+    quiet = np.zeros(1600, np.float32)
+    listener.feed(quiet, quiet)  # cancelling
     r = listener.recognizer
 
     def decoded(command: str, match: float, margin: float) -> Decoded:

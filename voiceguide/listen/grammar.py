@@ -31,19 +31,21 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def jsgf(trailing: bool = True, without: str | None = None) -> str:
+def jsgf(trailing: bool = True, without: str | None = None, alone: bool = False) -> str:
     """The JSGF grammar the recognizer decodes every speech segment against.
 
     ``trailing=False`` leaves out the hesitation after the command: the
     recognizer's second look at a "stop" (see recognizer.py, confirming a stop).
     ``without`` leaves out one command: how well the best of the others fits
     the same audio says whether the one decoded was a near tie (recognizer.CLEAR).
+    ``alone`` is the wake word with no command: "guide" before a pause (recognizer.LONE).
     """
     commands = " | ".join(sorted(c for c in COMMANDS if c != without))
     after = " [ uh ]" if trailing else ""
+    command = WAKE if alone else f"{WAKE} ( {commands} )"
     return (
         "#JSGF V1.0;\ngrammar voiceguide;\n"
-        f"<command> = {WAKE} ( {commands} );\n"
+        f"<command> = {command};\n"
         f"public <utterance> = [ uh ] <command>{after} ;\n"
     )
 

@@ -41,11 +41,12 @@ MAX_SEGMENT = 3.2
 MIN_SNR = 12.0
 #: Seconds of frame levels the floor is taken from (its 20th percentile).
 FLOOR_SECONDS = 8.0
-#: A segment this short (seconds) that holds no command may be "guide" said alone,
-#: with a pause after it ("guide... next"): when the next segment starts within
-#: JOIN_GAP seconds of its end, the two are decoded together first. Without this a
-#: pause of 0.45 s or more after "guide" lost every command (the endpointer ends a
-#: segment after 0.3 s without speech).
+#: A segment this short (seconds) that holds no command but fits "guide" said alone
+#: (_lone_guide) may be followed by a pause ("guide... next"): when the next segment
+#: starts within JOIN_GAP seconds of its end, the two are decoded together first.
+#: Without this a pause of 0.45 s or more after "guide" lost every command (the
+#: endpointer ends a segment after 0.3 s without speech). Joining any short segment
+#: to the next let the narration in once without the canceller or the gate.
 LONE = 1.0
 JOIN_GAP = 1.5
 #: Overlong segments are decoded in windows this long (seconds), this far apart.
@@ -185,6 +186,7 @@ class Recognizer:
         )
         self.decoder.add_jsgf_string("commands", jsgf())
         self.decoder.add_jsgf_string("confirm", jsgf(trailing=False))
+        self.decoder.add_jsgf_string("guide", jsgf(alone=True))
         for command in COMMANDS:
             self.decoder.add_jsgf_string(f"not {command}", jsgf(without=command))
         self.decoder.add_allphone_file("phones", str(Path(get_model_path()) / "en-us-phone.lm.bin"))
@@ -297,8 +299,8 @@ class Recognizer:
             self.segments += 1
             self.decoded_seconds += seconds
             heard = self._judge(self._start - CONTEXT, self.now)
-        if not heard and seconds <= LONE:
-            self._lone = (self._start, self.now)  # perhaps "guide", and a pause after it
+        if not heard and seconds <= LONE and self._lone_guide(self._start - CONTEXT, self.now):
+            self._lone = (self._start, self.now)  # "guide", perhaps a pause after it
         return heard
 
     def _windows(self, ended: bool) -> list[Heard]:
@@ -334,12 +336,9 @@ class Recognizer:
         then decides, so everything the checks look at is in one :class:`Decoded`:
         the thresholds were tuned by recording these and replaying the checks.
         """
-        first, last = int(begin * RATE), int(end * RATE)
-        frames = [(i, frame) for i, frame in self._recent if first <= i < last]
-        if not frames:
+        start, pcm = self._heard(begin, end)
+        if not pcm:
             return None
-        start = frames[0][0] / RATE
-        pcm = b"".join(frame for _, frame in frames)
         grammar = self._score(pcm, "commands")
         if grammar is None:
             return None
@@ -367,6 +366,25 @@ class Recognizer:
         margin = 99.0 if other is None else 1000 * (grammar - other) / frames
         return Decoded(heard, words, list(self.words), self.lead, self.match,
                        self.pause_db(heard[0].at, end), confirmed, margin)  # fmt: skip
+
+    def _heard(self, begin: float, end: float) -> tuple[float, bytes]:
+        """What was heard in [begin, end): (where it starts, seconds; its PCM)."""
+        first, last = int(begin * RATE), int(end * RATE)
+        frames = [(i, frame) for i, frame in self._recent if first <= i < last]
+        return (frames[0][0] / RATE if frames else begin), b"".join(f for _, f in frames)
+
+    def _lone_guide(self, begin: float, end: float) -> bool:
+        """Whether [begin, end) is "guide" said alone: the word fitting its audio
+        as well as a command must (MIN_MATCH), and as long as one (MIN_GUIDE)."""
+        _, pcm = self._heard(begin, end)
+        said = self._score(pcm, "guide") if pcm else None
+        if said is None:
+            return False
+        path = [(s.word, s.start_frame / 100, (s.end_frame + 1) / 100) for s in self.decoder.seg()]
+        guide = [(a, b) for w, a, b in path if _base(w) == WAKE]
+        phones = self._score(pcm, "phones") or 0.0
+        fit = 1000 * (said - phones) / _command_frames(path)
+        return bool(guide) and guide[0][1] - guide[0][0] >= self.min_guide and fit >= self.min_match
 
     def _confirmed(self, pcm: bytes, words: list[str]) -> bool:
         """Whether a "stop" with a word after it is still "stop" without the trailing
