@@ -9,7 +9,9 @@ Audio is cut into segments by pocketsphinx's endpointer (WebRTC's voice
 activity detector over a 0.3 s window). Each segment is decoded whole against
 the grammar once it ends, so a command is decided about 0.3–0.5 s after its
 last word. A segment running past 2 s (a command the session's remains ran
-into) is also decoded in overlapping windows (_windows). The grammar holds
+into) is also decoded in overlapping windows (_windows). A short segment that
+is "guide" said alone is held for the next one, so a pause after the wake
+word ("guide... next") does not split the command (LONE). The grammar holds
 only commands, so it would force one onto any sound: segments too short or
 too long to be a command alone (a knock; talk, narration or music running on)
 are not decoded whole, and a decoded command is rejected when it has speech
