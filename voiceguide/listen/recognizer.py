@@ -25,8 +25,10 @@ benchmark this took room talk from 37 false commands in 15 minutes to none.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -345,7 +347,7 @@ class Recognizer:
         if grammar is None:
             return None
         segs = list(self.decoder.seg())
-        self.words = [(s.word, s.start_frame / 100, (s.end_frame + 1) / 100) for s in segs]
+        self.words = self._path(segs)
         segments = [(_base(s.word), s.start_frame) for s in segs if _is_word(s.word)]
         self.lead = 0.0
         for s in segs:
@@ -382,11 +384,17 @@ class Recognizer:
         said = self._score(pcm, "guide") if pcm else None
         if said is None:
             return False
-        path = [(s.word, s.start_frame / 100, (s.end_frame + 1) / 100) for s in self.decoder.seg()]
+        path = self._path(self.decoder.seg())
         guide = [(a, b) for w, a, b in path if _base(w) == WAKE]
+        if not guide or guide[0][1] - guide[0][0] < self.min_guide:
+            return False  # too short to be the word: no need of the phone loop
         phones = self._score(pcm, "phones") or 0.0
-        fit = 1000 * (said - phones) / _command_frames(path)
-        return bool(guide) and guide[0][1] - guide[0][0] >= self.min_guide and fit >= self.min_match
+        return 1000 * (said - phones) / _command_frames(path) >= self.min_match
+
+    @staticmethod
+    def _path(segs: Iterable[Any]) -> list[tuple[str, float, float]]:
+        """A decode's segments as (word, start, end) seconds."""
+        return [(s.word, s.start_frame / 100, (s.end_frame + 1) / 100) for s in segs]
 
     def _confirmed(self, pcm: bytes, words: list[str]) -> bool:
         """Whether a "stop" with a word after it is still "stop" without the trailing
