@@ -67,3 +67,12 @@ def build(folder: Path) -> RoomCase:
     cue_list = [{"at": c.at, "text": c.text, "length": c.length} for c in mixer.script.cues]
     case.script.write_text(json.dumps({"cues": cue_list}))
     return case
+
+
+def played_session(routine: str, seconds: float) -> np.ndarray:
+    """The first ``seconds`` of a built-in routine as the speakers play it (16 kHz mono):
+    narration, bed and the quiet between cues, for measuring the echo canceller."""
+    from voiceguide.routine import load_builtin
+
+    mixer, _ = prepare(compile(load_builtin(routine), Options()), VoiceSettings())
+    return to_mic_rate(mixer.render(0, int(seconds * 44_100)), 44_100)

@@ -14,9 +14,10 @@ cancellers: a *background* filter that always adapts, fast, and a
 *foreground* filter that does the cancelling and only takes the background's
 weights when they cancel clearly better. While a person talks, the
 background's error grows and it is not copied; if it drifts far off it is
-reset from the foreground. Measured (docs/benchmarks.md): this holds 35 dB
-(median) of echo return loss enhancement in the simulated room, where the
-single filter with a slowed step on suspected double talk held about 25 dB.
+reset from the foreground. Measured (docs/benchmarks.md): this holds 39 dB
+of echo return loss enhancement over the narration in the simulated room
+(energy-weighted; 43 dB median), where the single filter with a slowed step
+on suspected double talk held about 25 dB (median).
 """
 
 from __future__ import annotations
@@ -52,8 +53,16 @@ HOLD = 15
 #: echo left in one block varies a lot about the median), and turns blocks down to FLOOR.
 OVERSUPPRESS = 10.0
 FLOOR = 0.05
-#: Regularization of the NLMS normalization (|X|² summed over partitions).
-REG = 1e-2
+#: Regularization of the NLMS normalization (|X|² of the played signal summed over the
+#: partitions, a 512-point FFT of samples in ±1): where and when the session barely sounds
+#: (the bed between cues, some 25 dB under the narration and with next to nothing above
+#: 3 kHz), the filter learns slowly instead of taking the room's noise for echo, which
+#: the next narration paid for. Measured on the bench's 15-minute session in the
+#: simulated room, the echo over narration held down (energy-weighted, noise 45 dB
+#: under): 25 dB at 0.01, 38 dB at 0.3, 39 dB at 1.0 and 3.0, against 45 dB possible.
+#: In absolute units on purpose: the room's noise does not follow the volume; at −12
+#: and −24 dB volume the same value still takes the echo down to that noise.
+REG = 1.0
 
 
 class EchoCanceller:
