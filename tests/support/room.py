@@ -209,12 +209,14 @@ def room_mix(
 
 def place_commands(
     cues: list[tuple[float, float]], length: float, clips: list[tuple[str, np.ndarray]],
-    gaps: int = 10, over: int = 10, seed: int = 3,
+    gaps: int = 10, over: int = 10, seed: int = 3, first: int = 0,
 ) -> list[tuple[float, str, np.ndarray, bool]]:  # fmt: skip
     """Commands spread over a session: ``gaps`` in the quiet between cues, ``over`` on narration.
 
     Returns (start, command, samples, over_narration), at least 15 s apart, every
-    command and voice used in turn.
+    command and voice used in turn. The walk through the (voice, command) clips
+    starts at step ``first``: with 40 clips and 20 commands, ``first=20`` says the
+    20 pairs that ``first=0`` leaves out.
     """
     import random
 
@@ -239,7 +241,7 @@ def place_commands(
     chosen.sort()
     out = []
     for k, (at, flag) in enumerate(chosen):
-        command, clip = clips[(k * 11) % len(clips)]  # walks through commands and voices
+        command, clip = clips[((first + k) * 11) % len(clips)]  # walks through commands and voices
         out.append((at, command, clip, flag))
     return out
 
