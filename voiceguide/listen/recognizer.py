@@ -363,11 +363,10 @@ class Recognizer:
         heard = [Heard(start + segments[i][1] / 100.0, c, decided=self.now, end=end)
                  for i, c in found]  # fmt: skip
         frames = _command_frames(self.words)
-        phones = self._score(pcm, "phones")
-        self.match = 1000 * (grammar - (phones or 0.0)) / frames
+        self.match = _per_frame(grammar, self._score(pcm, "phones") or 0.0, frames)
         confirmed = self._confirmed(pcm, words)
         other = self._score(pcm, f"not {heard[0].command}")
-        margin = 99.0 if other is None else 1000 * (grammar - other) / frames
+        margin = 99.0 if other is None else _per_frame(grammar, other, frames)
         return Decoded(heard, words, list(self.words), self.lead, self.match,
                        self.pause_db(heard[0].at, end), confirmed, margin)  # fmt: skip
 
@@ -389,7 +388,7 @@ class Recognizer:
         if not guide or guide[0][1] - guide[0][0] < self.min_guide:
             return False  # too short to be the word: no need of the phone loop
         phones = self._score(pcm, "phones") or 0.0
-        return 1000 * (said - phones) / _command_frames(path) >= self.min_match
+        return _per_frame(said, phones, _command_frames(path)) >= self.min_match
 
     @staticmethod
     def _path(segs: Iterable[Any]) -> list[tuple[str, float, float]]:
@@ -499,6 +498,12 @@ def _command_frames(path: list[tuple[str, float, float]]) -> int:
     real = [(_base(w), a, b) for w, a, b in path if _is_word(w) and _base(w) != "uh"]
     guide = next((a for w, a, _ in real if w == WAKE), real[0][1] if real else 0.0)
     return max(round(100 * (real[-1][2] - guide)) if real else 0, 1)
+
+
+def _per_frame(score: float, against: float, frames: int) -> float:
+    """How much better one decode's path score is than another's, per frame of the
+    command (×1000): the scale MIN_MATCH and CLEAR are set on."""
+    return 1000 * (score - against) / frames
 
 
 def _is_word(word: str) -> bool:
