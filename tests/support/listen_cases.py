@@ -12,8 +12,9 @@ import numpy as np
 from support.room import RATE, TALKERS, Spoken, command_clips, room_mix, to_mic_rate
 from support.routines import SHORT
 from voiceguide.compiler import Options, compile
+from voiceguide.mixer import Mixer
 from voiceguide.render import prepare
-from voiceguide.routine import loads
+from voiceguide.routine import Routine, loads
 from voiceguide.speech import VoiceSettings
 
 SECONDS = 40.0
@@ -43,10 +44,7 @@ def build(folder: Path) -> RoomCase:
     The first command comes after 10 s: the echo canceller needs a few seconds
     of narration to learn the room.
     """
-    script = compile(loads(SHORT), Options())
-    mixer, _ = prepare(script, VoiceSettings())
-    n = int(SECONDS * 44_100)
-    session = to_mic_rate(mixer.render(0, n), 44_100)
+    mixer, session = _rendered(loads(SHORT), SECONDS)
     cues = [(c.at, c.end) for c in mixer.script.cues if c.at < SECONDS]
     clips = dict(command_clips(TALKERS[:1]))  # one voice, not the narration's
     quiet = [t for t in np.arange(10.0, SECONDS - 3.0, 0.25)
@@ -74,5 +72,10 @@ def played_session(routine: str, seconds: float) -> np.ndarray:
     narration, bed and the quiet between cues, for measuring the echo canceller."""
     from voiceguide.routine import load_builtin
 
-    mixer, _ = prepare(compile(load_builtin(routine), Options()), VoiceSettings())
-    return to_mic_rate(mixer.render(0, int(seconds * 44_100)), 44_100)
+    return _rendered(load_builtin(routine), seconds)[1]
+
+
+def _rendered(routine: Routine, seconds: float) -> tuple[Mixer, np.ndarray]:
+    """A routine's mixer and its first ``seconds`` as played, at the microphone's rate."""
+    mixer, _ = prepare(compile(routine, Options()), VoiceSettings())
+    return mixer, to_mic_rate(mixer.render(0, int(seconds * 44_100)), 44_100)
