@@ -7,9 +7,11 @@ what is playing:
    file can come with ``--played``), an echo canceller subtracts the session
    from the microphone before anything is segmented or decoded, and the
    endpointer hears only the blocks where something besides the session is
-   left (ECHO_ONLY_DB). Once it has converged (CONVERGED_DB), a command is
-   kept only if what the canceller left is a fair share of what the
-   microphone heard (NEAR_END_DB): a person in the room, not the narration's
+   left (ECHO_ONLY_DB), with what is left of the echo turned down (the
+   canceller's suppressor); the decoder hears the residual as it is. Once
+   the canceller has converged (CONVERGED_DB), a command is kept only if
+   what it left is a fair share of what the microphone heard
+   (NEAR_END_DB): a person in the room, not the narration's
    remains. Measured (docs/benchmarks.md): right commands over narration
    -6 to -12 dB, narration decoded as a command -13 to -21 dB;
 2. without the played signal (or before the canceller has converged), a gate
@@ -115,14 +117,13 @@ class Listener:
         segmented = np.empty(n, np.float32)
         for i in range(0, n, BLOCK):
             mic_block = self._mic[i : i + BLOCK]
-            out = self.canceller.process(mic_block, self._played[i : i + BLOCK])
-            residual[i : i + BLOCK] = out
+            residual[i : i + BLOCK] = self.canceller.process(mic_block, self._played[i : i + BLOCK])
             mic_power = float(np.mean(mic_block.astype(np.float64) ** 2))
             share = (self.canceller.residual + 1e-12) / (mic_power + 1e-12)
             self._blocks.append((self._clock, self.canceller.residual, mic_power))
             if not self.converged or share >= 10 ** (ECHO_ONLY_DB / 10):
                 self._near = ECHO_ONLY_HOLD
-            segmented[i : i + BLOCK] = out if self._near else 0.0
+            segmented[i : i + BLOCK] = self.canceller.quieted if self._near else 0.0
             self._near = max(self._near - 1, 0)
             self._clock += BLOCK / RATE
         self._mic, self._played = self._mic[n:], self._played[n:]
