@@ -428,6 +428,35 @@ def test_a_command_far_ahead_of_the_others_may_fit_the_phones_a_little_worse() -
     assert not r._accept(decoded("louder", under, 1.0), False)
 
 
+def test_a_command_the_endpointer_splits_is_decoded_whole() -> None:
+    # Over narration the endpointer hears the echo turned down (and the session alone
+    # blanked), so it can end a segment in the quieter middle of a command: "guide con"
+    # and "tinue" right after it (recognizer.ADJACENT). Here the endpointer's stream is
+    # blanked for 0.4 s inside the command; the decoder hears it whole.
+    from scipy.signal import fftconvolve
+    from support.room import command_clips, room_response
+
+    from voiceguide.listen.recognizer import Recognizer
+
+    clip = dict(command_clips((("en-us+f3", 200),)))["continue"]  # a brisk talker
+    x = fftconvolve(clip, room_response(0.4, 11, drr_db=0.0, delay=0.006))
+    x = np.concatenate([np.zeros(16_000), 0.2 * x / np.abs(x).max(), np.zeros(24_000)])
+    x = (x + np.random.default_rng(1).standard_normal(len(x)) * 3e-4).astype(np.float32)
+    segmented = x.copy()
+    segmented[16_000 + 4_800 : 16_000 + 11_200] = 0.0  # 0.3-0.7 s into the command
+
+    def heard(cancelled: bool) -> list[str]:
+        recognizer = Recognizer()
+        recognizer.windowed = cancelled  # as the listener sets it (Listener._cancelling)
+        out = []
+        for i in range(0, len(x), 1600):
+            out += recognizer.feed(x[i : i + 1600], segmented[i : i + 1600])
+        return [h.command for h in out + recognizer.flush()]
+
+    assert heard(cancelled=True) == ["continue"]
+    assert heard(cancelled=False) == []  # no such join where the endpointer hears the mic
+
+
 def test_a_pause_after_guide_is_not_the_end_of_the_command() -> None:
     # People say "guide... next" with a breath after the wake word. The endpointer
     # ends a segment after 0.3 s without speech, so a short segment is kept a moment

@@ -11,7 +11,9 @@ the grammar once it ends, so a command is decided about 0.3–0.5 s after its
 last word. A segment running past 2 s (a command the session's remains ran
 into) is also decoded in overlapping windows (_windows). A short segment that
 is "guide" said alone is held for the next one, so a pause after the wake
-word ("guide... next") does not split the command (LONE). The grammar holds
+word ("guide... next") does not split the command (LONE); so is any short
+segment while the session is cancelled, for a next one right after it: over
+narration the endpointer can split a command itself (ADJACENT). The grammar holds
 only commands, so it would force one onto any sound: segments too short or
 too long to be a command alone (a knock; talk, narration or music running on)
 are not decoded whole, and a decoded command is rejected when it has speech
@@ -53,6 +55,15 @@ FLOOR_SECONDS = 8.0
 #: to the next let the narration in once without the canceller or the gate.
 LONE = 1.0
 JOIN_GAP = 1.5
+#: With the session cancelled, a short segment holding no command is also decoded
+#: with the next when that one starts within ADJACENT seconds of its end: the two are
+#: one utterance the endpointer split. It hears the echo turned down (and blocks of
+#: the session alone blanked, listener.ECHO_ONLY_DB), so over narration the quieter
+#: middle of a command ends a segment: "guide con" + "tinue", "guide" + "stop" (the
+#: "s" starts it) 0-0.03 s apart. Ninth pass, replayed: three natural commands over
+#: narration were lost so, the second half too quiet alone for MIN_SNR, the first not
+#: "guide" alone. Not without the canceller, whose endpointer hears the microphone.
+ADJACENT = 0.2
 #: Overlong segments are decoded in windows this long (seconds), this far apart.
 WINDOW = 2.3
 WINDOW_HOP = 0.3
@@ -209,7 +220,7 @@ class Recognizer:
         self._rng = np.random.default_rng(0)
         self.samples = 0  # samples fed so far: the stream's clock
         self._segment: list[bytes] | None = None
-        self._lone: tuple[float, float] | None = None  # (start, end) of a short segment
+        self._lone: _Short | None = None  # a short segment, perhaps half a command
         self._start = 0.0
         self.partial = ""  # the words of the last segment, for a live display
         self._levels: deque[float] = deque(maxlen=int(FLOOR_SECONDS * RATE / self.frame))
@@ -281,12 +292,14 @@ class Recognizer:
             return heard + self._decode()
         return heard
 
-    def snr_db(self) -> float:
-        """How far the current segment's loud frames stand above the recent floor."""
-        if not self._segment_levels or not self._levels:
+    def snr_db(self, levels: list[float] | None = None) -> float:
+        """How far a segment's loud frames (the current one's unless ``levels``)
+        stand above the recent floor."""
+        levels = self._segment_levels if levels is None else levels
+        if not levels or not self._levels:
             return 0.0
         floor = float(np.percentile(np.array(self._levels), 20))
-        return float(np.percentile(np.array(self._segment_levels), 90)) - floor
+        return float(np.percentile(np.array(levels), 90)) - floor
 
     def _decode(self) -> list[Heard]:
         if self._segment is None:
@@ -294,18 +307,26 @@ class Recognizer:
         seconds = sum(len(frame) for frame in self._segment) / 2 / RATE
         self._segment = None
         lone, self._lone = self._lone, None
-        if self.snr_db() < MIN_SNR:
-            return []
         heard: list[Heard] = []
-        if lone is not None and self._start - lone[1] <= JOIN_GAP and seconds <= MAX_SEGMENT:
-            heard = self._judge(lone[0] - CONTEXT, self.now)  # "guide", a pause, "next"
-        if not heard and seconds >= MIN_SEGMENT:
+        if lone and seconds <= MAX_SEGMENT and self._joined_loud_enough(lone):
+            heard = self._judge(lone.start - CONTEXT, self.now)  # "guide", a pause, "next"
+        if heard or self.snr_db() < MIN_SNR:
+            return heard
+        if seconds >= MIN_SEGMENT:
             self.segments += 1
             self.decoded_seconds += seconds
             heard = self._judge(self._start - CONTEXT, self.now)
-        if not heard and seconds <= LONE and self._lone_guide(self._start - CONTEXT, self.now):
-            self._lone = (self._start, self.now)  # "guide", perhaps a pause after it
+        if not heard and seconds <= LONE:
+            guide = self._lone_guide(self._start - CONTEXT, self.now)
+            if guide or self.windowed:  # "guide" and a pause, or half a command (ADJACENT)
+                self._lone = _Short(self._start, self.now, self._segment_levels, guide)
         return heard
+
+    def _joined_loud_enough(self, lone: _Short) -> bool:
+        """Whether the segment just ended is decoded with the short one before it,
+        judged loud enough (MIN_SNR) over both: a "stop" over narration may not be alone."""
+        both = lone.levels + self._segment_levels
+        return lone.joins(self._start) and self.snr_db(both) >= MIN_SNR
 
     def _windows(self, ended: bool) -> list[Heard]:
         """An overlong segment, decoded in overlapping WINDOW-second stretches.
@@ -487,6 +508,20 @@ class Recognizer:
         if hyp is None or hyp.score <= 0.0:
             return None
         return float(np.log(hyp.score))
+
+
+@dataclass(frozen=True)
+class _Short:
+    """A short segment that held no command, kept for the next one (LONE, ADJACENT)."""
+
+    start: float  # seconds
+    end: float
+    levels: list[float]  # its frames' levels (dB), for MIN_SNR over both
+    guide: bool  # it fits "guide" said alone
+
+    def joins(self, start: float) -> bool:
+        """Whether a segment starting at ``start`` is decoded together with this one."""
+        return start - self.end <= (JOIN_GAP if self.guide else ADJACENT)
 
 
 def _pcm(x: np.ndarray) -> bytes:
