@@ -149,7 +149,9 @@ LOOSER = 0.3
 #: bench's one wrong stop, "louder" heard as "guide stop uh" at -0.87). A right "stop"
 #: followed by a breath is still "stop" without the "uh" to put it in.
 CONFIRM_STOP = True
-#: pocketsphinx options beyond the defaults.
+#: pocketsphinx options beyond the defaults. Front-end ones the model's feat.params sets
+#: (cmn, remove_noise, ...) are overridden by it here; set those in ``decoder.config``
+#: after loading, then ``reinit_feat()`` (ninth pass: noise removal off was worse).
 DECODER_OPTIONS: dict[str, object] = {}
 
 
