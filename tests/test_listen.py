@@ -428,20 +428,28 @@ def test_a_command_far_ahead_of_the_others_may_fit_the_phones_a_little_worse() -
     assert not r._accept(decoded("louder", under, 1.0), False)
 
 
+def _said_in_a_room(speech: np.ndarray) -> np.ndarray:
+    """Speech a metre or two from the microphone (0 dB direct-to-reverberant), after 1 s
+    and before 1.5 s of quiet, with a little noise: float32 at 16 kHz."""
+    from scipy.signal import fftconvolve
+    from support.room import room_response
+
+    x = fftconvolve(speech, room_response(0.4, 11, drr_db=0.0, delay=0.006))
+    x = np.concatenate([np.zeros(16_000), 0.2 * x / np.abs(x).max(), np.zeros(24_000)])
+    return (x + np.random.default_rng(1).standard_normal(len(x)) * 3e-4).astype(np.float32)
+
+
 def test_a_command_the_endpointer_splits_is_decoded_whole() -> None:
     # Over narration the endpointer hears the echo turned down (and the session alone
     # blanked), so it can end a segment in the quieter middle of a command: "guide con"
     # and "tinue" right after it (recognizer.ADJACENT). Here the endpointer's stream is
     # blanked for 0.4 s inside the command; the decoder hears it whole.
-    from scipy.signal import fftconvolve
-    from support.room import command_clips, room_response
+    from support.room import command_clips
 
     from voiceguide.listen.recognizer import Recognizer
 
     clip = dict(command_clips((("en-us+f3", 200),)))["continue"]  # a brisk talker
-    x = fftconvolve(clip, room_response(0.4, 11, drr_db=0.0, delay=0.006))
-    x = np.concatenate([np.zeros(16_000), 0.2 * x / np.abs(x).max(), np.zeros(24_000)])
-    x = (x + np.random.default_rng(1).standard_normal(len(x)) * 3e-4).astype(np.float32)
+    x = _said_in_a_room(clip)
     segmented = x.copy()
     segmented[16_000 + 4_800 : 16_000 + 11_200] = 0.0  # 0.3-0.7 s into the command
 
@@ -461,8 +469,7 @@ def test_a_pause_after_guide_is_not_the_end_of_the_command() -> None:
     # People say "guide... next" with a breath after the wake word. The endpointer
     # ends a segment after 0.3 s without speech, so a short segment is kept a moment
     # (recognizer.LONE, JOIN_GAP) and decoded together with the next one.
-    from scipy.signal import fftconvolve
-    from support.room import TALKERS, room_response, to_mic_rate
+    from support.room import TALKERS, to_mic_rate
 
     from voiceguide.listen.listener import Listener
     from voiceguide.speech import Speaker, VoiceSettings
@@ -478,11 +485,9 @@ def test_a_pause_after_guide_is_not_the_end_of_the_command() -> None:
 
     def heard(command: str, pause: float) -> list[str]:
         said = [word("Guide."), np.zeros(int(pause * 16000), np.float32), word(command)]
-        x = fftconvolve(np.concatenate(said), room_response(0.4, 11, drr_db=0.0, delay=0.006))
-        x = np.concatenate([np.zeros(16000), 0.2 * x / np.abs(x).max(), np.zeros(24000)])
-        x += np.random.default_rng(1).standard_normal(len(x)) * 3e-4
+        x = _said_in_a_room(np.concatenate(said))
         listener = Listener()
-        return [h.command for h in listener.feed(x.astype(np.float32)) + listener.flush()]
+        return [h.command for h in listener.feed(x) + listener.flush()]
 
     assert heard("Next.", 0.6) == ["next"]
     assert heard("Pause.", 0.9) == ["pause"]
