@@ -492,3 +492,49 @@ def test_a_pause_after_guide_is_not_the_end_of_the_command() -> None:
     assert heard("Next.", 0.6) == ["next"]
     assert heard("Pause.", 0.9) == ["pause"]
     assert heard("Next.", 2.5) == []  # "guide", then much later a word: not a command
+
+
+@pytest.mark.parametrize(
+    ("talker", "deeper"), [(("en-gb+m3", 140), True), (("en-us+f3", 150), False)]
+)
+def test_the_recognizer_fits_its_frequency_warp_to_the_voice_giving_commands(
+    talker: tuple[str, int], deeper: bool
+) -> None:
+    # Once two commands are taken the decoder hears with the giver's warp
+    # (talker.py): a deep voice's frequencies raised to the model's, a light one's
+    # lowered. What that gains is measured in scripts/bench.py --listen, not here.
+    from support.room import command_clips
+
+    from voiceguide.listen.recognizer import Recognizer
+
+    clips = dict(command_clips((talker,)))
+    said = np.concatenate([_said_in_a_room(clips[c]) for c in ("pause", "continue", "next")])
+    recognizer = Recognizer()
+    out = []
+    for i in range(0, len(said), 1600):
+        out += recognizer.feed(said[i : i + 1600])
+    out += recognizer.feed(np.zeros(1600, np.float32))  # fitted after it was returned
+    assert [h.command for h in out + recognizer.flush()] == ["pause", "continue", "next"]
+    warp = recognizer.talker.warp
+    assert warp < 1.0 if deeper else warp > 1.0
+    assert recognizer.decoder.config["warp_params"] == f"{warp:g}"
+
+
+def test_a_warp_is_used_only_once_commands_agree_on_it_clearly() -> None:
+    from voiceguide.listen.talker import FIT_AFTER, MARGIN, Talker
+
+    talker = Talker()
+    deep = {0.8: -1.5, 0.9: -1.7, 1.0: -2.0, 1.1: -2.2, 1.2: -2.4, 1.3: -2.6}
+    for _ in range(FIT_AFTER - 1):
+        talker.heard({w: s / 1000 * 150 for w, s in deep.items()}, frames=150)
+        assert talker.warp == 1.0  # one command is not yet a voice
+    talker.heard({w: s / 1000 * 150 for w, s in deep.items()}, frames=150)
+    assert talker.warp == 0.8
+    level = Talker()
+    for _ in range(FIT_AFTER + 2):
+        level.heard({w: (-2.0 + (MARGIN / 2 if w == 1.2 else 0.0)) * 0.2 for w in deep}, 200)
+    assert level.warp == 1.0  # a gain under MARGIN is not worth a warp
+    failed = Talker()
+    for _ in range(FIT_AFTER):
+        failed.heard({**{w: -0.3 for w in deep}, 0.8: None}, frames=150)
+    assert failed.warp != 0.8  # a warp under which no path was found fits worst
