@@ -546,3 +546,31 @@ def test_a_warp_is_used_only_once_commands_agree_on_it_clearly() -> None:
         shared.heard({w: s / 1000 * 150 for w, s in scores.items()}, frames=150)
     assert shared.fits[1.1] > shared.fits[1.0] + MARGIN * shared.commands  # on average
     assert shared.warp == 1.0  # but a third of the commands fit it worse than none
+
+
+def test_a_stop_heard_under_the_givers_warp_must_be_a_stop_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A wrong stop ends the session. With a deep voice's frequencies raised (warp 0.8)
+    # this slow en-gb+m3 "back" fits "stop" best; the model as it is hears no stop in
+    # it (recognizer.STOP_UNWARPED).
+    from support.room import command_clips
+
+    import voiceguide.listen.recognizer as recognizer_module
+    from voiceguide.listen.talker import set_warp
+
+    x = _said_in_a_room(dict(command_clips((("en-gb+m3", 120),)))["back"])
+
+    def heard(checked: bool) -> list[str]:
+        monkeypatch.setattr(recognizer_module, "STOP_UNWARPED", checked)
+        recognizer = recognizer_module.Recognizer()
+        recognizer.fit_talker = False
+        recognizer.warp = 0.8  # as two of this voice's commands would have set it
+        set_warp(recognizer.decoder, 0.8)
+        out = []
+        for i in range(0, len(x), 1600):
+            out += recognizer.feed(x[i : i + 1600])
+        return [h.command for h in out + recognizer.flush()]
+
+    assert heard(checked=False) == ["stop"]
+    assert "stop" not in heard(checked=True)
