@@ -156,9 +156,9 @@ CONFIRM_STOP = True
 #: A "stop" heard with the giver's warp (talker.py) must be "stop" without it too: a
 #: deep voice's "back" can fit "stop" best once its frequencies are raised. Tenth pass:
 #: the bench heard one en-gb+m3 "back" as a wrong stop at warp 0.8; replayed, the
-#: check cost 3 right espeak stops of 160 commands (en-gb+m3's, which the model as it
-#: is hears as "softer"), no natural one. A missed stop is said again; a wrong one
-#: ends the session.
+#: check cost 2 right espeak stops of 160 commands (en-gb+m3's and en-us+m7's, which
+#: the model as it is hears as "softer"), no natural one. A missed stop is said again;
+#: a wrong one ends the session.
 STOP_UNWARPED = True
 #: pocketsphinx options beyond the defaults. Front-end ones the model's feat.params sets
 #: (cmn, remove_noise, ...) are overridden by it here; set those in ``decoder.config``
