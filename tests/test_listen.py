@@ -574,3 +574,25 @@ def test_a_stop_heard_under_the_givers_warp_must_be_a_stop_without_it(
 
     assert heard(checked=False) == ["stop"]
     assert "stop" not in heard(checked=True)
+
+
+def test_a_british_back_is_heard_as_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The model's dictionary is American (B AE K); this British voice's open /a/ fits
+    # "pause" better until "back" may also be B AA K (grammar.PRONUNCIATIONS).
+    from support.room import command_clips
+
+    import voiceguide.listen.recognizer as recognizer_module
+    from voiceguide.listen.grammar import PRONUNCIATIONS
+
+    x = _said_in_a_room(dict(command_clips((("en-gb+m3", 140),)))["back"])
+
+    def heard(pronunciations: dict[str, str]) -> list[str]:
+        monkeypatch.setattr(recognizer_module, "PRONUNCIATIONS", pronunciations)
+        recognizer = recognizer_module.Recognizer()
+        out = []
+        for i in range(0, len(x), 1600):
+            out += recognizer.feed(x[i : i + 1600])
+        return [h.command for h in out + recognizer.flush()]
+
+    assert heard({}) == ["pause"]
+    assert heard(PRONUNCIATIONS) == ["back"]

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from voiceguide.errors import VoiceguideError
-from voiceguide.listen.grammar import COMMANDS, WAKE, commands_in, jsgf
+from voiceguide.listen.grammar import COMMANDS, PRONUNCIATIONS, WAKE, commands_in, jsgf
 from voiceguide.listen.talker import WARPS, Talker, set_warp
 
 RATE = 16_000
@@ -213,6 +213,8 @@ class Recognizer:
         self.decoder = decoder_type(
             samprate=RATE, lm=None, loglevel="FATAL", bestpath=False, **DECODER_OPTIONS
         )
+        for word, phones in PRONUNCIATIONS.items():
+            self.decoder.add_word(word, phones, True)
         self.decoder.add_jsgf_string("commands", jsgf())
         self.decoder.add_jsgf_string("confirm", jsgf(trailing=False))
         self.decoder.add_jsgf_string("guide", jsgf(alone=True))
