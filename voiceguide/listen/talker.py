@@ -85,7 +85,17 @@ class Talker:
 
 
 def set_warp(decoder: Any, warp: float) -> None:
-    """Decode with ``warp`` from now on (1.0 restores pocketsphinx's own front end)."""
+    """Decode with ``warp`` from now on (1.0 restores pocketsphinx's own front end).
+
+    pocketsphinx keeps the warp in process-wide statics, and skips a parameter
+    string equal to the last one it applied, even when a neutral warp (none) came
+    in between: 0.8, none, 0.8 left the front end unwarped. So a warp goes in by
+    way of "1", which differs from every other string set here. It also means one
+    process fits one talker at a time: every decoder in it hears the last warp set.
+    """
     decoder.config["warp_type"] = "inverse_linear"
+    if warp != 1.0:
+        decoder.config["warp_params"] = "1"
+        decoder.reinit_feat()
     decoder.config["warp_params"] = None if warp == 1.0 else f"{warp:g}"
     decoder.reinit_feat()
