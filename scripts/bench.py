@@ -1239,11 +1239,11 @@ def listen_accuracy(env: dict[str, str], minutes: int = 15) -> dict[str, object]
         """One talker's 20 commands (talker n % 4), or with ``turns`` all four voices in
         turn (every other placement the 20 (voice, command) pairs the one before leaves out)."""
         seed, room, _ = placement
+        talker = n % 4
+        first = 20 * (n % 2) if turns else 5 * (n // 4)
         out: dict[str, dict] = {}  # type: ignore[type-arg]
         for family, every in families.items():
-            talker = n % 4
             clips = every if turns else every[10 * talker : 10 * talker + 10] * 2
-            first = 20 * (n % 2) if turns else 5 * (n // 4)
             placed = place_commands(cues, length, clips, seed=seed, first=first)
             mixed, spoken = room_mix(session, [(at, c, x) for at, c, x, _ in placed], seed=room)
             over = {s.at for s, p in zip(spoken, placed, strict=True) if p[3]}

@@ -541,7 +541,7 @@ def test_a_warp_is_used_only_once_commands_agree_on_it_clearly() -> None:
         failed.heard({**{w: -0.3 for w in deep}, 0.8: None}, frames=150)
     assert failed.warp != 0.8  # a warp under which no path was found fits worst
     shared = Talker()  # two people: a deep voice, and a light one twice as often
-    light = {w: deep[round(2.1 - w, 1)] for w in deep if round(2.1 - w, 1) in deep}
+    light = {w: deep[round(2.1 - w, 1)] for w in deep}  # the deep voice's fits, mirrored
     for scores in (deep, light, light, deep, light, light):
         shared.heard({w: s / 1000 * 150 for w, s in scores.items()}, frames=150)
     assert shared.fits[1.1] > shared.fits[1.0] + MARGIN * shared.commands  # on average
@@ -554,7 +554,7 @@ def test_a_stop_heard_under_the_givers_warp_must_be_a_stop_without_it(
     # A wrong stop ends the session. In the bench a deep voice's "back" fitted "stop"
     # best once its frequencies were raised (warp 0.8); the model without the warp
     # heard no stop in it. So a "stop" decoded under a warp is decoded again without
-    # it (recognizer.STOP_UNWARPED), and the warp is back in place afterwards.
+    # it (recognizer.STOP_UNWARPED), and the decoder is set to the warp again after.
     from support.room import command_clips
 
     import voiceguide.listen.recognizer as recognizer_module
