@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -26,6 +27,12 @@ os.environ.pop("VOICEGUIDE_CONFIG", None)
 # The light engine unless a test asks for another: the neural voice (Piper) is tested in
 # tests/test_neural.py, and synthesizing every test's phrases with it would cost minutes.
 os.environ["VOICEGUIDE_ENGINE"] = "pyttsx3"
+# The Ctrl-C tests send SIGINT to the processes they start, which must take it as from a
+# terminal. A suite started in the background (`bash .ci/run &` from a script) inherits
+# SIGINT ignored, and an ignored signal stays ignored across exec: voiceguide then ran
+# on through Ctrl-C and three tests failed. A handler is reset to the default on exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
