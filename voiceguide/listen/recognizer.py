@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +191,7 @@ class Decoded:
     pause: float  # dB the PAUSE before "guide" is quieter than the command (PAUSE_DB)
     confirmed: bool = True  # a "stop" decoded again without the trailing "uh" is "stop"
     margin: float = 0.0  # grammar path against the best path through another command (CLEAR)
+    pcm: bytes = field(default=b"", repr=False)  # what was decoded, to fit the talker with
 
 
 def _load() -> tuple[type, type]:
@@ -374,9 +375,11 @@ class Recognizer:
     def _judge(self, begin: float, end: float, window: bool = False) -> list[Heard]:
         """Decode [begin, end) of what was lately heard; the commands it holds, if any."""
         decoded = self._hear(begin, end)
-        heard = [] if decoded is None else self._accept(decoded, window)
+        if decoded is None:
+            return []
+        heard = self._accept(decoded, window)
         if heard and self.fit_talker:
-            self._to_fit = self._heard(begin, end)[1]
+            self._to_fit = decoded.pcm
         return heard
 
     def _fit(self, pcm: bytes) -> None:
@@ -425,7 +428,7 @@ class Recognizer:
         other = self._score(pcm, f"not {heard[0].command}")
         margin = 99.0 if other is None else _per_frame(grammar, other, frames)
         return Decoded(heard, words, list(self.words), self.lead, self.match,
-                       self.pause_db(heard[0].at, end), confirmed, margin)  # fmt: skip
+                       self.pause_db(heard[0].at, end), confirmed, margin, pcm)  # fmt: skip
 
     def _heard(self, begin: float, end: float) -> tuple[float, bytes]:
         """What was heard in [begin, end): (where it starts, seconds; its PCM)."""
